@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from backend.claims import service
+from backend.claims.presenter import present
+from backend.claims.schemas import (
+    ApproveIn,
+    AttachIn,
+    ClaimCheckIn,
+    ClaimCheckOut,
+    ClaimIn,
+    ClaimListOut,
+    ClaimOut,
+    MarkPaidIn,
+    OptionalReasonIn,
+    ReasonIn,
+    RequestDocumentsIn,
+)
+from backend.claims.service import Who
+from backend.core.deps import SessionDep, SettingsDep
+from backend.core.errors import ApiError
+from backend.core.security import AdjusterDep, BotCaller, CallerDep
+from backend.documents.deps import DocumentStoreDep, read_upload_file
+from backend.documents.service import store_document
+from backend.domain.types import Actor, ClaimStatus, ClaimType
+
+router = APIRouter(prefix="/api/v1", tags=["claims"])
+
+
+def who_is(caller: CallerDep) -> Who:
+    if isinstance(caller, BotCaller):
+        if caller.policyholder_id is None:
+            raise ApiError(403, "not_verified", "请先完成身份验证 / verify identity first")
+        return Who(Actor.CUSTOMER, caller.conversation_id, caller.policyholder_id)
+    actor = Actor.ADJUSTER if caller.role in ("adjuster", "admin") else Actor.AGENT
+    return Who(actor, caller.username)
+
+
+WhoDep = Annotated[Who, Depends(who_is)]
+
+
+@router.post("/claims/check")
+def check_claim(
+    body: ClaimCheckIn, who: WhoDep, session: SessionDep, settings: SettingsDep
+) -> ClaimCheckOut:
+    policy = service.choose_policy(
+        session,
+        settings,
+        who.policyholder_id,
+        body.claim_type,
+        body.incident_date,
+        body.policy_number,
+    )
+    return ClaimCheckOut(ok=True, policy_number=policy.policy_number)
+
+
+@router.post("/claims", status_code=201)
+def create_claim(
+    body: ClaimIn,
+    who: WhoDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ClaimOut:
+    if not idempotency_key or not idempotency_key.strip():
+        raise ApiError(
+            422,
+            "idempotency_key_required",
+            "Idempotency-Key header is required so a retried report never makes two claims",
+        )
+    data = service.NewClaim(
+        claim_type=body.claim_type,
+        incident_date=body.incident_date,
+        location=body.location,
+        description=body.description,
+        claimed_amount=body.claimed_amount,
+        inpatient=body.inpatient,
+        policy_number=body.policy_number,
+    )
+    claim, created = service.report_claim(session, settings, who, data, idempotency_key.strip())
+    if not created:
+        response.status_code = 200
+    return present(session, settings, claim, staff=who.policyholder_id is None)
+
+
+@router.get("/claims")
+def list_claims(
+    who: WhoDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status: ClaimStatus | None = None,
+    claim_type: ClaimType | None = None,
+    overdue: Annotated[
+        bool, Query(description="only claims past or near a legal time limit")
+    ] = False,
+) -> ClaimListOut:
+    claims = service.list_claims(session, who, status=status, claim_type=claim_type)
+    staff = who.policyholder_id is None
+    items = [present(session, settings, c, staff=staff, with_events=False) for c in claims]
+    if overdue:
+        items = [
+            i
+            for i in items
+            if i.deadlines.advance_payment_flag
+            or any(d.overdue or d.soon_due for d in i.deadlines.items)
+        ]
+    return ClaimListOut(items=items)
+
+
+@router.get("/claims/{claim_number}")
+def get_claim(
+    claim_number: str, who: WhoDep, session: SessionDep, settings: SettingsDep
+) -> ClaimOut:
+    claim = service.get_claim(session, claim_number, who)
+    return present(session, settings, claim, staff=who.policyholder_id is None)
+
+
+@router.post("/claims/{claim_number}/documents/{document_id}/attach")
+def attach(
+    claim_number: str,
+    document_id: str,
+    body: AttachIn,
+    who: WhoDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ClaimOut:
+    claim = service.get_claim(session, claim_number, who, for_update=True)
+    claim = service.attach_document(session, settings, claim, document_id, body.item_code, who)
+    return present(session, settings, claim, staff=who.policyholder_id is None)
+
+
+@router.post("/claims/{claim_number}/documents", status_code=201)
+async def upload_to_claim(
+    claim_number: str,
+    file: UploadFile,
+    item_code: Annotated[str, Form(min_length=1, max_length=40)],
+    who: WhoDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: DocumentStoreDep,
+) -> ClaimOut:
+    """Multipart upload of one document straight onto a checklist item."""
+    data = await read_upload_file(file, settings)
+
+    def _store_and_attach() -> ClaimOut:
+        claim = service.get_claim(session, claim_number, who, for_update=True)
+        document = store_document(session, store, settings, data, who.actor_id, file.filename)
+        claim = service.attach_document(session, settings, claim, document.id, item_code, who)
+        return present(session, settings, claim, staff=who.policyholder_id is None)
+
+    return await run_in_threadpool(_store_and_attach)
+
+
+@router.post("/claims/{claim_number}/withdraw")
+def withdraw(
+    claim_number: str, body: ReasonIn, who: WhoDep, session: SessionDep, settings: SettingsDep
+) -> ClaimOut:
+    if who.actor == Actor.ADJUSTER:
+        raise ApiError(
+            403, "forbidden", "only the customer or a service agent may withdraw a claim"
+        )
+    claim = service.get_claim(session, claim_number, who, for_update=True)
+    service.withdraw(session, claim, who, body.reason)
+    return present(session, settings, claim, staff=who.policyholder_id is None)
+
+
+# ------------------------------------------------------------- adjusters
+
+
+class Decision:
+    """An adjuster's decision on one claim, loaded under a row lock so two decisions on
+    the same claim are made one after the other."""
+
+    def __init__(
+        self, claim_number: str, staff: AdjusterDep, session: SessionDep, settings: SettingsDep
+    ) -> None:
+        self.who = Who(Actor.ADJUSTER, staff.username)
+        self.session = session
+        self.settings = settings
+        self.claim = service.get_claim(session, claim_number, self.who, for_update=True)
+
+    def result(self) -> ClaimOut:
+        return present(self.session, self.settings, self.claim, staff=True)
+
+
+DecisionDep = Annotated[Decision, Depends()]
+
+
+@router.post("/claims/{claim_number}/approve")
+def approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
+    service.approve(d.session, d.settings, d.claim, d.who, body.amount, reason=body.reason)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/partially-approve")
+def partially_approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
+    service.approve(
+        d.session, d.settings, d.claim, d.who, body.amount, partial=True, reason=body.reason
+    )
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/reject")
+def reject(body: ReasonIn, d: DecisionDep) -> ClaimOut:
+    service.reject(d.session, d.claim, d.who, body.reason)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/request-documents")
+def request_documents(body: RequestDocumentsIn, d: DecisionDep) -> ClaimOut:
+    service.request_documents(d.session, d.claim, d.who, body.items, body.reason)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/mark-paid")
+def mark_paid(body: MarkPaidIn, d: DecisionDep) -> ClaimOut:
+    service.mark_paid(d.session, d.claim, d.who, body.reference)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/close")
+def close(body: OptionalReasonIn, d: DecisionDep) -> ClaimOut:
+    service.close(d.session, d.claim, d.who, body.reason)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/reopen")
+def reopen(body: ReasonIn, d: DecisionDep) -> ClaimOut:
+    service.reopen(d.session, d.claim, d.who, body.reason)
+    return d.result()
+
+
+# ------------------------------------------------------------- payment system
+
+
+@router.post("/payments/callback")
+async def payment_callback(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    x_payment_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """The payment system reports a transfer: HMAC-SHA256 of the raw body, hex."""
+    raw = await request.body()
+    assert settings.payment_callback_secret is not None
+    expected = hmac.new(
+        settings.payment_callback_secret.get_secret_value().encode(), raw, hashlib.sha256
+    ).hexdigest()
+    if not x_payment_signature or not hmac.compare_digest(expected, x_payment_signature.strip()):
+        raise ApiError(401, "unauthorized", "bad payment signature")
+    try:
+        body = json.loads(raw)
+        claim_number = str(body["claim_number"])
+        reference = str(body["reference"])
+        status = str(body.get("status", "succeeded"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(422, "validation_error", "need claim_number, reference, status") from exc
+    who = Who(Actor.PAYMENT_SYSTEM, "payment_system")
+    claim = service.get_claim(session, claim_number, who, for_update=True)
+    if status != "succeeded":
+        service.record_payment_failure(session, claim, reference, status)
+        return {"claim_number": claim.claim_number, "status": claim.status.value}
+    if claim.status == ClaimStatus.PAID:
+        return {"claim_number": claim.claim_number, "status": "paid"}  # a repeated callback
+    service.mark_paid(session, claim, who, reference)
+    return {"claim_number": claim.claim_number, "status": claim.status.value}

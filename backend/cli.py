@@ -1,0 +1,77 @@
+"""Operator commands: `python -m backend.cli migrate|demo-data|create-staff|wait-db`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from backend.core import migrate
+from backend.core.db import make_engine, make_session_factory, transaction
+from backend.core.settings import get_settings
+from backend.demo import load_demo_data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="backend.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("demo-data", help="load demo policies into an empty database")
+    staff = sub.add_parser("create-staff", help="create or update a staff login")
+    staff.add_argument("username")
+    staff.add_argument("--role", choices=["adjuster", "agent", "admin"], required=True)
+    staff.add_argument("--name", default=None)
+    staff.add_argument("--password-stdin", action="store_true")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+
+    if args.command == "migrate":
+        _wait_for_database(settings.database_url)
+        migrate.upgrade(settings.database_url)
+        print("database schema is up to date")
+        return 0
+
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    if args.command == "demo-data":
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        with transaction(factory) as session:
+            loaded = load_demo_data(session, today)
+        print("demo data loaded" if loaded else "database already has data; demo data not loaded")
+        return 0
+    if args.command == "create-staff":
+        from backend.staff.service import upsert_staff
+
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+        with transaction(factory) as session:
+            upsert_staff(session, args.username, password, args.role, args.name or args.username)
+        print(f"staff user {args.username} ({args.role}) saved")
+        return 0
+    return 2
+
+
+def _wait_for_database(url: str, seconds: float = 10.0) -> None:
+    engine = make_engine(url)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"cannot reach the database ({type(exc).__name__}): {exc}"
+                ) from exc
+            time.sleep(0.5)
+        finally:
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,279 @@
+"""The app's side of the channels' ConversationGateway: transcript, routing to the
+bot or to a person, documents from media, delivery status and opt-outs.
+
+Each call opens its own transaction (calls also run after the webhook returned).
+Database work runs in a thread so the event loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.core.db import transaction
+from backend.core.state import AppState
+from backend.documents.service import store_document
+from backend.documents.storage import DocumentStore
+from backend.models import Conversation, TranscriptMessage
+from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Menu keys of the Official Account, as intents the bot knows.
+MENU_INTENTS = {
+    "REPORT_CLAIM": "/report_claim",
+    "CLAIM_STATUS": "/query_claim_status",
+    "HUMAN": "/request_human",
+    "DOCUMENTS": "/ask_required_documents",
+}
+
+# Twilio's default opt-in keywords (the whole message, any case). Twilio lifts its own
+# block when an opted-out person sends one, so the conversation may be answered again.
+SMS_OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+
+# Twilio's message statuses in the order they happen; a late callback for an earlier
+# status must not take a message's status back (callbacks arrive out of order).
+_STATUS_ORDER = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
+
+
+class AppGateway:
+    def __init__(
+        self,
+        state: AppState,
+        document_store: DocumentStore,
+        http: httpx.AsyncClient,
+        *,
+        apology_text: str,
+        listeners: list[Callable[[str, list[OutboundMessage]], None]] | None = None,
+    ) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.document_store = document_store
+        self.http = http
+        self.apology_text = apology_text
+        # Called with every bot answer (the web chat pushes them to the browser).
+        self.listeners = listeners if listeners is not None else []
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            # Read from the state each time: one factory per app, replaceable in tests.
+            with transaction(self.state.session_factory) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    # ------------------------------------------------------------ inbound
+
+    async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
+        stored, mode, opted_out, rejoined = await self._db(
+            lambda s: self._record_inbound(s, message)
+        )
+        if not stored:
+            log.info("inbound %s already stored: not answered again", message.dedup_key)
+            return []
+        if mode == "handoff":
+            # A person has this conversation: the message waits in the agent queue.
+            return []
+        if opted_out:
+            # Unsubscribed (WeChat) or STOP / 21610 (SMS): nothing may be sent there, so
+            # the bot is not asked; the message stays in the transcript.
+            log.info(
+                "inbound %s on an opted-out conversation: kept, not answered", message.dedup_key
+            )
+            return []
+        if message.kind == "event" and message.event == "unsubscribe":
+            return []
+        text, metadata = self._bot_input(message)
+        if rejoined:
+            text = "/greet"
+        if text is None:
+            return []
+        return await self.ask_bot(message.conversation_id, text, metadata)
+
+    def _record_inbound(
+        self, session: Session, message: InboundMessage
+    ) -> tuple[bool, str, bool, bool]:
+        """Store the message; return (stored, mode, opted_out, rejoined)."""
+        conversation = ensure_conversation(session, message.conversation_id)
+        conversation.last_inbound_at = datetime.now(UTC)
+        rejoined = False
+        if message.kind == "event" and message.event == "subscribe":
+            conversation.opted_out = False
+        elif (
+            conversation.opted_out
+            and message.channel == "sms"
+            and (message.text or "").strip().upper() in SMS_OPT_IN_KEYWORDS
+        ):
+            conversation.opted_out = False
+            rejoined = True
+        text = message.original_text or message.text
+        if message.kind == "event":
+            text = f"[{message.event}{':' + message.event_key if message.event_key else ''}]"
+        nested = session.begin_nested()
+        try:
+            session.add(
+                TranscriptMessage(
+                    conversation_id=message.conversation_id,
+                    direction="inbound",
+                    sender="customer",
+                    channel=message.channel,
+                    text=text,
+                    document_id=message.attachments[0].document_id if message.attachments else None,
+                    platform_message_id=message.platform_message_id,
+                )
+            )
+            nested.commit()
+        except IntegrityError:
+            nested.rollback()
+            return False, conversation.mode, conversation.opted_out, False
+        return True, conversation.mode, conversation.opted_out, rejoined
+
+    def _bot_input(self, message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
+        metadata: dict[str, Any] = {"channel": message.channel}
+        if message.attachments:
+            metadata["attachments"] = [
+                {"document_id": a.document_id, "media_type": a.content_type}
+                for a in message.attachments
+            ]
+        if message.media_error:
+            metadata["media_error"] = message.media_error
+        if message.kind == "event":
+            if message.event == "subscribe":
+                return "/greet", metadata
+            if message.event == "click" and message.event_key in MENU_INTENTS:
+                return MENU_INTENTS[message.event_key], metadata
+            return None, metadata
+        if message.attachments and not message.text:
+            return "/upload_document", metadata
+        if message.kind == "voice" and not message.text:
+            return "/upload_document", {**metadata, "voice_without_text": True}
+        return message.text, metadata
+
+    async def ask_bot(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[OutboundMessage]:
+        """One bot turn through Rasa's REST channel; an apology when Rasa fails."""
+        url = f"{self.settings.rasa_url}/webhooks/rest/webhook"
+        try:
+            response = await self.http.post(
+                url, json={"sender": conversation_id, "message": text, "metadata": metadata}
+            )
+            response.raise_for_status()
+            answers = [OutboundMessage.from_rasa(m) for m in response.json()]
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("bot turn failed for %s: %s", conversation_id, type(exc).__name__)
+            answers = [OutboundMessage(text=self.apology_text)]
+        for listener in self.listeners:
+            listener(conversation_id, answers)
+        return answers
+
+    # ------------------------------------------------------------ media
+
+    async def store_media(
+        self, conversation_id: str, data: bytes, *, filename: str, content_type: str
+    ) -> str:
+        def work(session: Session) -> str:
+            ensure_conversation(session, conversation_id)
+            document = store_document(
+                session, self.document_store, self.settings, data, conversation_id, filename
+            )
+            return document.id
+
+        return await self._db(work)
+
+    # ------------------------------------------------------------ outbound
+
+    async def record_outbound(
+        self,
+        conversation_id: str,
+        message: OutboundMessage,
+        *,
+        route: DeliveryRoute,
+        status: DeliveryStatus,
+        platform_message_id: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        def work(session: Session) -> None:
+            ensure_conversation(session, conversation_id)
+            session.add(
+                TranscriptMessage(
+                    conversation_id=conversation_id,
+                    direction="outbound",
+                    sender="bot",
+                    channel=conversation_id.split(":", 1)[0],
+                    text=message.text,
+                    platform_message_id=platform_message_id,
+                    delivery_status=status,
+                    error_code=error_code,
+                )
+            )
+
+        await self._db(work)
+
+    async def record_delivery_status(
+        self, platform_message_id: str, status: str, error_code: str | None
+    ) -> None:
+        rank = _STATUS_ORDER.get(status)
+        later = [name for name, r in _STATUS_ORDER.items() if rank is not None and r > rank]
+        # One conditional UPDATE: a concurrent callback with a later status is not undone.
+        statement = update(TranscriptMessage).where(
+            TranscriptMessage.platform_message_id == platform_message_id,
+            TranscriptMessage.direction == "outbound",
+        )
+        if later:
+            statement = statement.where(
+                or_(
+                    TranscriptMessage.delivery_status.is_(None),
+                    TranscriptMessage.delivery_status.not_in(later),
+                )
+            )
+        await self._db(
+            lambda s: s.execute(statement.values(delivery_status=status, error_code=error_code))
+        )
+
+    async def mark_opted_out(self, conversation_id: str, *, reason: str) -> None:
+        def work(session: Session) -> None:
+            conversation = ensure_conversation(session, conversation_id)
+            conversation.opted_out = True
+            log.info("conversation %s opted out (%s)", conversation_id, reason)
+
+        await self._db(work)
+
+
+def ensure_conversation(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        conversation = Conversation(id=conversation_id, channel=conversation_id.split(":", 1)[0])
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def transcript(session: Session, conversation_id: str) -> list[TranscriptMessage]:
+    return list(
+        session.scalars(
+            select(TranscriptMessage)
+            .where(TranscriptMessage.conversation_id == conversation_id)
+            .order_by(TranscriptMessage.id)
+        ).all()
+    )

@@ -1,0 +1,91 @@
+"""Routes the bot uses for handoff and satisfaction, and public settings for FAQs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from backend.conversations.gateway import ensure_conversation
+from backend.core.deps import SessionDep, SettingsDep
+from backend.core.errors import ApiError
+from backend.core.security import BotDep
+from backend.models import Handoff, Survey
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+
+
+class HandoffIn(BaseModel):
+    reason: Literal["request_human", "complain", "fallback", "agent"] = "request_human"
+
+
+class HandoffOut(BaseModel):
+    status: str
+    handoff_id: int
+
+
+@router.post("/conversations/{conversation_id}/handoff", status_code=201)
+def open_handoff(
+    conversation_id: str, body: HandoffIn, caller: BotDep, session: SessionDep
+) -> HandoffOut:
+    if conversation_id != caller.conversation_id:
+        raise ApiError(404, "not_found", "conversation not found")
+    conversation = ensure_conversation(session, conversation_id)
+    existing = session.scalars(
+        select(Handoff).where(
+            Handoff.conversation_id == conversation_id, Handoff.status.in_(("open", "active"))
+        )
+    ).first()
+    if existing is not None:
+        return HandoffOut(status=existing.status, handoff_id=existing.id)
+    handoff = Handoff(conversation_id=conversation_id, reason=body.reason)
+    conversation.mode = "handoff"
+    session.add(handoff)
+    session.flush()
+    return HandoffOut(status="open", handoff_id=handoff.id)
+
+
+class SurveyIn(BaseModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+    claim_number: str | None = Field(default=None, pattern=r"^CL\d{12}$")
+
+
+@router.post("/surveys", status_code=201)
+def create_survey(body: SurveyIn, caller: BotDep, session: SessionDep) -> dict[str, int]:
+    survey = Survey(
+        conversation_id=caller.conversation_id,
+        policyholder_id=caller.policyholder_id,
+        claim_number=body.claim_number,
+        rating=body.rating,
+        comment=(body.comment or "").strip() or None,
+        created_at=datetime.now(UTC),
+    )
+    session.add(survey)
+    session.flush()
+    return {"survey_id": survey.id}
+
+
+class PublicSettingsOut(BaseModel):
+    fast_track_limits: dict[str, Decimal]
+    decision_days: int
+    payment_days: int
+    rejection_notice_days: int
+    advance_payment_days: int
+    limitation_years: int
+
+
+@router.get("/settings/public")
+def public_settings(settings: SettingsDep) -> PublicSettingsOut:
+    return PublicSettingsOut(
+        fast_track_limits=settings.fast_track_limits,
+        decision_days=settings.decision_days,
+        payment_days=settings.payment_days,
+        rejection_notice_days=settings.rejection_notice_days,
+        advance_payment_days=settings.advance_payment_days,
+        limitation_years=settings.limitation_years,
+    )

@@ -1,0 +1,147 @@
+"""Who is calling: the bot (service token, acting for the policyholder bound to one
+conversation), staff (short-lived JWT with a role), or nobody (401)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Header
+from sqlalchemy import select
+
+from backend.core.deps import SessionDep, SettingsDep
+from backend.core.errors import ApiError
+from backend.core.settings import Settings
+from backend.models import ChannelIdentity, StaffUser
+
+_hasher = PasswordHasher()
+StaffRole = Literal["adjuster", "agent", "admin"]
+CONVERSATION_PREFIXES = ("wechat:", "sms:", "web:")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_staff_token(settings: Settings, user: StaffUser) -> tuple[str, int]:
+    assert settings.jwt_secret is not None
+    lifetime = settings.staff_token_minutes * 60
+    now = datetime.now(UTC)
+    claims = {
+        "sub": user.username,
+        "role": user.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
+    }
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), "HS256"), lifetime
+
+
+@dataclass(frozen=True)
+class BotCaller:
+    conversation_id: str
+    policyholder_id: int | None  # None until the person proved who they are
+
+    @property
+    def actor_id(self) -> str:
+        return self.conversation_id
+
+
+@dataclass(frozen=True)
+class StaffCaller:
+    username: str
+    role: StaffRole
+
+    @property
+    def actor_id(self) -> str:
+        return self.username
+
+
+Caller = BotCaller | StaffCaller
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise ApiError(401, "unauthorized", "缺少凭证 / missing bearer credentials")
+    return authorization[7:].strip()
+
+
+def valid_conversation_id(value: str) -> bool:
+    return value.startswith(CONVERSATION_PREFIXES) and 4 < len(value) <= 200
+
+
+def authenticate(
+    settings: SettingsDep,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_conversation_id: Annotated[str | None, Header()] = None,
+) -> Caller:
+    token = _bearer(authorization)
+    assert settings.bot_service_token is not None and settings.jwt_secret is not None
+    if hmac.compare_digest(token.encode(), settings.bot_service_token.get_secret_value().encode()):
+        if not x_conversation_id or not valid_conversation_id(x_conversation_id):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "bot calls need X-Conversation-Id (wechat:/sms:/web:)",
+            )
+        identity = session.scalars(
+            select(ChannelIdentity).where(ChannelIdentity.conversation_id == x_conversation_id)
+        ).one_or_none()
+        return BotCaller(x_conversation_id, identity.policyholder_id if identity else None)
+    try:
+        claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=["HS256"])
+    except jwt.PyJWTError as exc:
+        raise ApiError(401, "unauthorized", "凭证无效或已过期 / invalid or expired token") from exc
+    user = session.scalars(
+        select(StaffUser).where(StaffUser.username == claims.get("sub"), StaffUser.active)
+    ).one_or_none()
+    if user is None or user.role != claims.get("role"):
+        raise ApiError(401, "unauthorized", "凭证无效 / unknown or disabled staff user")
+    role: StaffRole = user.role  # type: ignore[assignment]
+    return StaffCaller(user.username, role)
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+
+
+def require_staff(*roles: StaffRole):  # type: ignore[no-untyped-def]
+    allowed = set(roles) | {"admin"}
+
+    def _dep(caller: CallerDep) -> StaffCaller:
+        if not isinstance(caller, StaffCaller):
+            raise ApiError(403, "forbidden", "仅限工作人员 / staff only")
+        if roles and caller.role not in allowed:
+            raise ApiError(403, "forbidden", f"需要角色 / needs role: {', '.join(sorted(allowed))}")
+        return caller
+
+    return _dep
+
+
+def require_bot(caller: CallerDep) -> BotCaller:
+    if not isinstance(caller, BotCaller):
+        raise ApiError(403, "forbidden", "this route is for the bot's action server")
+    return caller
+
+
+def require_verified_bot(caller: Annotated[BotCaller, Depends(require_bot)]) -> BotCaller:
+    if caller.policyholder_id is None:
+        raise ApiError(403, "not_verified", "请先完成身份验证 / verify identity first")
+    return caller
+
+
+BotDep = Annotated[BotCaller, Depends(require_bot)]
+VerifiedBotDep = Annotated[BotCaller, Depends(require_verified_bot)]
+AnyStaffDep = Annotated[StaffCaller, Depends(require_staff())]
+AdjusterDep = Annotated[StaffCaller, Depends(require_staff("adjuster"))]

@@ -1,0 +1,131 @@
+"""One Settings object for the app process (backend, channel webhooks, worker).
+
+Environment variables use the names in the README (DATABASE_URL, REDIS_URL, ...).
+In `APP_ENV=development` (the embedded default of `make run` and the tests) missing
+secrets are generated once and kept in var/dev-secrets.json so a restart keeps
+documents readable and tokens valid; in production a missing secret stops start-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_NAMES = (
+    "bot_service_token",
+    "jwt_secret",
+    "payment_callback_secret",
+    "document_keys",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["development", "production"] = "development"
+    var_dir: Path = Path("var")
+
+    database_url: str = "sqlite:///./var/claims.db"
+    database_echo: bool = False
+    redis_url: str | None = None
+
+    # Documents
+    document_store: Literal["local", "s3"] = "local"
+    document_dir: Path = Path("var/documents")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "claims-documents"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    max_document_bytes: int = 10 * 1024 * 1024
+    # Key ring "kid:base64key,kid:base64key"; the first key encrypts, all decrypt.
+    document_keys: SecretStr | None = None
+
+    # Callers
+    bot_service_token: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    staff_token_minutes: int = 30
+    payment_callback_secret: SecretStr | None = None
+
+    # Identity verification lock-out
+    verify_max_failures: int = 5
+    verify_window_minutes: int = 15
+    verify_lock_minutes: int = 15
+
+    # Review and time limits (Insurance Law Art. 22–26; small-claims guideline)
+    fast_track_medical: Decimal = Decimal("3000.00")
+    fast_track_accident: Decimal = Decimal("3000.00")
+    fast_track_auto: Decimal = Decimal("5000.00")
+    decision_days: int = 30
+    payment_days: int = 10
+    rejection_notice_days: int = 3
+    advance_payment_days: int = 60
+    limitation_years: int = 2
+    timezone: str = "Asia/Shanghai"
+
+    # Other processes
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    demo_data: bool = Field(default=True, description="load demo policies into an empty database")
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        missing = [name for name in DEV_SECRET_NAMES if getattr(self, name) is None]
+        if not missing:
+            return self
+        if self.app_env == "production":
+            names = ", ".join(name.upper() for name in missing)
+            raise ValueError(f"production needs these secrets set in the environment: {names}")
+        stored = _load_dev_secrets(self.var_dir)
+        for name in missing:
+            setattr(self, name, SecretStr(stored[name]))
+        return self
+
+    @property
+    def fast_track_limits(self) -> dict[str, Decimal]:
+        return {
+            "medical": self.fast_track_medical,
+            "accident": self.fast_track_accident,
+            "auto": self.fast_track_auto,
+        }
+
+
+def _load_dev_secrets(var_dir: Path) -> dict[str, str]:
+    path = var_dir / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    generated = {
+        "bot_service_token": "dev-bot-token",
+        "jwt_secret": secrets.token_urlsafe(32),
+        "payment_callback_secret": secrets.token_urlsafe(32),
+        "document_keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    changed = False
+    for name, value in generated.items():
+        if name not in stored:
+            stored[name] = value
+            changed = True
+    if changed:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return stored
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

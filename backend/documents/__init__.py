@@ -1,0 +1,1 @@
+"""Documents: sniffed, hashed, encrypted at rest, stored behind a small interface."""

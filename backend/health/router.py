@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from backend.core.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(state: StateDep) -> JSONResponse:
+    """Each dependency the app uses, with its state. 503 when a required one is down."""
+    checks: dict[str, dict[str, Any]] = {}
+    required_ok = True
+
+    def _db() -> None:
+        # A bare DBAPI round trip: no transaction, so it never waits on a writer's lock.
+        raw = state.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            raw.close()
+
+    try:
+        await asyncio.to_thread(_db)
+        checks["database"] = {"status": "ok", "backend": state.engine.dialect.name}
+    except Exception as exc:  # report, never raise, from a health check
+        required_ok = False
+        checks["database"] = {"status": "down", "error": type(exc).__name__}
+
+    if state.redis is None:
+        checks["redis"] = {"status": "not_configured"}
+    else:
+        try:
+            await state.redis.ping()
+            checks["redis"] = {"status": "ok"}
+        except Exception as exc:
+            required_ok = False
+            checks["redis"] = {"status": "down", "error": type(exc).__name__}
+
+    store = state.extras.get("document_store")
+    if store is not None:
+        try:
+            await asyncio.to_thread(store.check)
+            checks["document_store"] = {"status": "ok", "kind": store.kind}
+        except Exception as exc:
+            required_ok = False
+            checks["document_store"] = {"status": "down", "error": type(exc).__name__}
+
+    # The bot is needed for chat turns but the claims API works without it.
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            response = await client.get(f"{state.settings.rasa_url}/status")
+        checks["rasa"] = {"status": "ok" if response.status_code < 500 else "down"}
+    except httpx.HTTPError as exc:
+        checks["rasa"] = {"status": "down", "error": type(exc).__name__}
+
+    degraded = any(c["status"] == "down" for c in checks.values())
+    status = "down" if not required_ok else ("degraded" if degraded else "ok")
+    return JSONResponse({"status": status, "checks": checks}, 200 if required_ok else 503)

@@ -1,0 +1,44 @@
+"""All ORM models, imported here so Alembic and the app see one metadata."""
+
+from backend.models.base import Base
+from backend.models.claim import (
+    AppendOnlyViolation,
+    ChecklistEntry,
+    Claim,
+    ClaimEvent,
+    ClaimNumberSequence,
+    RiskFlagRecord,
+)
+from backend.models.conversation import (
+    Conversation,
+    Handoff,
+    Survey,
+    TranscriptMessage,
+    VerificationAttempt,
+)
+from backend.models.document import Document
+from backend.models.notification import OutboxMessage
+from backend.models.policy import ChannelIdentity, Coverage, Policy, Policyholder
+from backend.models.staff import StaffUser
+
+__all__ = [
+    "AppendOnlyViolation",
+    "Base",
+    "ChannelIdentity",
+    "ChecklistEntry",
+    "Claim",
+    "ClaimEvent",
+    "ClaimNumberSequence",
+    "Conversation",
+    "Coverage",
+    "Document",
+    "Handoff",
+    "OutboxMessage",
+    "Policy",
+    "Policyholder",
+    "RiskFlagRecord",
+    "StaffUser",
+    "Survey",
+    "TranscriptMessage",
+    "VerificationAttempt",
+]
