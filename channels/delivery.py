@@ -1,0 +1,181 @@
+"""Send bot or agent messages to a conversation over its channel, and record them.
+
+Used by the routes (answers that are not passive replies) and meant for the app's
+notification worker and agent console too:
+
+    outcomes = await deliver(runtime, gateway, "wechat:<openid>", messages)
+
+Each message's outcome is recorded through `gateway.record_outbound` and returned, so
+the caller can react (e.g. 45015: fall back to a template message or SMS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from channels.buttons import render_turn
+from channels.gateway import ConversationGateway
+from channels.messages import DeliveryRoute, DeliveryStatus, OutboundMessage
+from channels.redact import mask_id, mask_phone
+from channels.runtime import ChannelRuntime
+from channels.twilio.sender import SmsError, SmsOptedOutError, SmsTransportError
+from channels.wechat.client import WeChatApiError, WeChatTransportError
+
+logger = logging.getLogger(__name__)
+
+SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    message: OutboundMessage
+    route: DeliveryRoute
+    status: DeliveryStatus
+    platform_message_id: str | None = None
+    error_code: str | None = None
+
+
+WirePart = tuple[str, str]  # ("text", content) or ("image", wechat media id)
+
+
+def _media_lines(message: OutboundMessage, *, wechat_images: bool) -> list[str]:
+    lines = []
+    if (
+        message.image
+        and message.image.url
+        and not (wechat_images and message.image.wechat_media_id)
+    ):
+        lines.append(f"{message.image.title or '图片'}：{message.image.url}")
+    if message.document and message.document.url:
+        lines.append(f"{message.document.title or '文件'}：{message.document.url}")
+    return lines
+
+
+def wechat_parts(messages: Sequence[OutboundMessage]) -> list[list[WirePart]]:
+    """What each message becomes on WeChat: its text (buttons numbered across the turn,
+    media without a WeChat media id as links), then its image."""
+    parts: list[list[WirePart]] = []
+    for message, text in zip(messages, render_turn(messages), strict=True):
+        lines = ([text] if text else []) + _media_lines(message, wechat_images=True)
+        items: list[WirePart] = [("text", "\n".join(lines))] if lines else []
+        if message.image and message.image.wechat_media_id:
+            items.append(("image", message.image.wechat_media_id))
+        parts.append(items)
+    return parts
+
+
+def wechat_passive_allowed(messages: Sequence[OutboundMessage]) -> bool:
+    return all(kind == "text" for items in wechat_parts(messages) for kind, _ in items)
+
+
+def wechat_passive_text(messages: Sequence[OutboundMessage]) -> str:
+    """Several text messages of one turn joined into one passive reply."""
+    return "\n\n".join(v for items in wechat_parts(messages) for kind, v in items if kind == "text")
+
+
+def sms_body(messages: Sequence[OutboundMessage]) -> str:
+    """One SMS for the whole turn: every extra SMS costs at least one more segment."""
+    chunks = []
+    for message, text in zip(messages, render_turn(messages), strict=True):
+        lines = ([text] if text else []) + _media_lines(message, wechat_images=False)
+        if lines:
+            chunks.append("\n".join(lines))
+    body = "\n".join(chunks)
+    if len(body) > SMS_MAX_CHARS:
+        logger.warning("sms: body of %d chars cut to %d", len(body), SMS_MAX_CHARS)
+        body = body[: SMS_MAX_CHARS - 1] + "…"
+    return body
+
+
+async def _push_wechat(
+    runtime: ChannelRuntime, openid: str, messages: Sequence[OutboundMessage]
+) -> list[DeliveryOutcome]:
+    route: DeliveryRoute = "wechat_customer_service"
+    api = runtime.wechat_api
+    outcomes: list[DeliveryOutcome] = []
+    failure: str | None = None if api is not None else "not_configured"
+    for message, items in zip(messages, wechat_parts(messages), strict=True):
+        if not items:
+            continue
+        if failure is not None or api is None:
+            outcomes.append(DeliveryOutcome(message, route, "failed", error_code=failure))
+            continue
+        try:
+            for kind, value in items:
+                for attempt in (1, 2):
+                    try:
+                        if kind == "image":
+                            await api.send_image(openid, value)
+                        else:
+                            await api.send_text(openid, value)
+                        break
+                    except WeChatTransportError as exc:
+                        # Resend only what certainly never left: no duplicate for the user.
+                        if exc.request_sent or attempt == 2:
+                            raise
+                        await asyncio.sleep(0.5)
+            outcomes.append(DeliveryOutcome(message, route, "sent"))
+        except WeChatApiError as exc:
+            # Stop at the first failure: sending later messages would break their order.
+            failure = str(exc.errcode) if exc.errcode else "transport"
+            logger.warning("wechat: push to %s failed: %s", mask_id(openid), exc)
+            outcomes.append(DeliveryOutcome(message, route, "failed", error_code=failure))
+    return outcomes
+
+
+async def _send_sms(
+    runtime: ChannelRuntime, number: str, messages: Sequence[OutboundMessage]
+) -> list[DeliveryOutcome]:
+    route: DeliveryRoute = "sms"
+    body = sms_body(messages)
+    if not body:
+        return []
+    sent = [m for m in messages if m.text or m.buttons or m.image or m.document]
+    if runtime.sms is None:
+        logger.warning("sms: Twilio not configured; message to %s not sent", mask_phone(number))
+        return [DeliveryOutcome(m, route, "failed", error_code="not_configured") for m in sent]
+    try:
+        receipt = await runtime.sms.send(number, body)
+    except SmsOptedOutError:
+        return [DeliveryOutcome(m, route, "failed", error_code="21610") for m in sent]
+    except SmsTransportError:
+        return [DeliveryOutcome(m, route, "failed", error_code="transport") for m in sent]
+    except SmsError as exc:
+        code = str(exc.code) if exc.code else "rejected"
+        return [DeliveryOutcome(m, route, "failed", error_code=code) for m in sent]
+    return [DeliveryOutcome(m, route, "queued", platform_message_id=receipt.sid) for m in sent]
+
+
+async def deliver(
+    runtime: ChannelRuntime,
+    gateway: ConversationGateway,
+    conversation_id: str,
+    messages: Sequence[OutboundMessage],
+    *,
+    remember_buttons: bool = True,
+) -> list[DeliveryOutcome]:
+    """Send `messages` to the conversation's channel; record and return each outcome."""
+    channel, _, address = conversation_id.partition(":")
+    if remember_buttons:
+        await runtime.buttons.remember(conversation_id, messages)
+    if channel == "wechat":
+        outcomes = await _push_wechat(runtime, address, messages)
+    elif channel == "sms":
+        outcomes = await _send_sms(runtime, address, messages)
+    else:
+        raise ValueError(f"no channel adapter for conversation {conversation_id!r}")
+    for outcome in outcomes:
+        await gateway.record_outbound(
+            conversation_id,
+            outcome.message,
+            route=outcome.route,
+            status=outcome.status,
+            platform_message_id=outcome.platform_message_id,
+            error_code=outcome.error_code,
+        )
+    if any(o.error_code == "21610" for o in outcomes):
+        await gateway.mark_opted_out(conversation_id, reason="sms_21610")
+    return outcomes

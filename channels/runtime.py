@@ -1,0 +1,155 @@
+"""Everything the channel routes need at run time, built once in the app's lifespan.
+
+    async with open_channel_runtime(ChannelSettings(), redis=app_redis) as runtime:
+        app.state.channel_runtime = runtime
+        yield
+
+Nothing is created at import time. Background work (turns that missed the reply
+budget, SMS answers, pushes) runs in tasks owned by the runtime; leaving the context
+waits for them a little, then cancels what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from channels.buttons import ButtonMemory
+from channels.dedup import Deduplicator
+from channels.settings import ChannelSettings
+from channels.store import KeyValueStore, MemoryStore, RedisStore
+from channels.turns import TurnRegistry
+from channels.twilio.sender import SmsSender
+from channels.wechat.client import WeChatApiClient
+from channels.wechat.crypto import SafeModeCrypto
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChannelRuntime:
+    settings: ChannelSettings
+    store: KeyValueStore
+    dedup: Deduplicator
+    buttons: ButtonMemory
+    turns: TurnRegistry = field(init=False)
+    wechat_api: WeChatApiClient | None = None
+    wechat_crypto: SafeModeCrypto | None = None
+    sms: SmsSender | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.turns = TurnRegistry(
+            self.store,
+            self.dedup,
+            spawn=self.spawn,
+            result_ttl_seconds=self.settings.turn_result_ttl_seconds,
+        )
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `coro` in the background, kept referenced and its failure logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("channels: background task failed", exc_info=task.exception())
+
+    async def drain(self, timeout_seconds: float = 10.0) -> None:
+        """Wait until no background work is left (tasks may spawn more), or time out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self._tasks)} channel task(s) still running")
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+
+@asynccontextmanager
+async def open_channel_runtime(
+    settings: ChannelSettings,
+    *,
+    redis: Redis | None = None,
+    drain_seconds: float = 10.0,
+) -> AsyncIterator[ChannelRuntime]:
+    """Build the runtime. `redis` (or REDIS_URL) makes state shared across replicas."""
+    async with AsyncExitStack() as stack:
+        if redis is None and settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+        store: KeyValueStore = (
+            RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
+        )
+
+        wechat_api = None
+        wechat_crypto = None
+        if settings.wechat_api_enabled:
+            assert settings.wechat_app_id and settings.wechat_app_secret
+            wechat_http = httpx.AsyncClient(timeout=settings.wechat_http_timeout_seconds)
+            stack.push_async_callback(wechat_http.aclose)
+            wechat_api = WeChatApiClient(
+                app_id=settings.wechat_app_id,
+                app_secret=settings.wechat_app_secret,
+                base_url=settings.wechat_api_base_url,
+                http=wechat_http,
+                store=store,
+            )
+        if settings.wechat_enabled and settings.wechat_safe_mode:
+            assert settings.wechat_token and settings.wechat_aes_key
+            if not settings.wechat_app_id:
+                raise ValueError("WECHAT_AES_KEY (safe mode) needs WECHAT_APP_ID")
+            wechat_crypto = SafeModeCrypto(
+                token=settings.wechat_token.get_secret_value(),
+                encoding_aes_key=settings.wechat_aes_key.get_secret_value(),
+                app_id=settings.wechat_app_id,
+            )
+
+        sms = None
+        if settings.twilio_enabled and settings.twilio_from_number:
+            assert settings.twilio_account_sid and settings.twilio_auth_token
+            twilio_http = httpx.AsyncClient(timeout=settings.twilio_http_timeout_seconds)
+            stack.push_async_callback(twilio_http.aclose)
+            sms = SmsSender(
+                account_sid=settings.twilio_account_sid,
+                auth_token=settings.twilio_auth_token,
+                from_number=settings.twilio_from_number,
+                api_base_url=settings.twilio_api_base_url,
+                status_callback_url=settings.twilio_status_callback_url,
+                http=twilio_http,
+                timeout_seconds=settings.twilio_http_timeout_seconds,
+            )
+
+        runtime = ChannelRuntime(
+            settings=settings,
+            store=store,
+            dedup=Deduplicator(store, ttl_seconds=settings.dedup_ttl_seconds),
+            buttons=ButtonMemory(store, ttl_seconds=settings.button_ttl_seconds),
+            wechat_api=wechat_api,
+            wechat_crypto=wechat_crypto,
+            sms=sms,
+        )
+        try:
+            yield runtime
+        finally:
+            try:
+                await runtime.drain(drain_seconds)
+            except TimeoutError:
+                logger.warning("channels: cancelling background work still running at shutdown")
+            await runtime.cancel_all()

@@ -1,0 +1,1 @@
+"""Twilio SMS channel: signed webhooks in, REST API out, status callbacks."""

@@ -1,0 +1,240 @@
+"""The WeChat Official Account callback: GET (URL verification) and POST (messages).
+
+Order of work for a POST: signature and replay window first (403, nothing else
+happens), then decryption in safe mode, then parsing, then the turn. The turn (media
+download, gateway, rendering) runs in the background; the request waits for it only
+up to WECHAT_REPLY_BUDGET_SECONDS and answers "success" after that (see channels.turns).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from channels.buttons import ButtonMemory
+from channels.delivery import deliver, wechat_parts, wechat_passive_allowed, wechat_passive_text
+from channels.deps import GatewayDep, RuntimeDep
+from channels.gateway import ConversationGateway
+from channels.messages import Attachment, InboundMessage, OutboundMessage
+from channels.redact import mask_id
+from channels.runtime import ChannelRuntime
+from channels.turns import TurnResult
+from channels.wechat.client import WeChatApiError
+from channels.wechat.crypto import DecryptError
+from channels.wechat.parser import (
+    MAX_CALLBACK_BYTES,
+    CallbackParseError,
+    parse_xml,
+    to_inbound,
+)
+from channels.wechat.replies import NO_REPLY, render_text_reply
+from channels.wechat.signature import SignatureError, verify_signature
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/channels/wechat", tags=["channels"])
+
+_MEDIA_KINDS = ("image", "voice", "file")
+
+
+def _token(runtime: ChannelRuntime) -> str:
+    settings = runtime.settings
+    if not settings.wechat_enabled or settings.wechat_token is None:
+        raise HTTPException(status_code=404)
+    return settings.wechat_token.get_secret_value()
+
+
+def _forbidden(reason: str) -> HTTPException:
+    logger.warning("wechat: callback refused: %s", reason)
+    return HTTPException(status_code=403, detail="forbidden")
+
+
+@router.get("")
+async def verify_callback_url(request: Request, runtime: RuntimeDep) -> Response:
+    """WeChat checks the server URL once: echo `echostr` when the signature is ours."""
+    token = _token(runtime)
+    params = request.query_params
+    try:
+        verify_signature(
+            token=token,
+            signature=params.get("signature"),
+            timestamp=params.get("timestamp"),
+            nonce=params.get("nonce"),
+            max_age_seconds=runtime.settings.wechat_signature_max_age_seconds,
+        )
+    except SignatureError as exc:
+        raise _forbidden(str(exc)) from None
+    return PlainTextResponse(params.get("echostr", ""))
+
+
+async def _read_verified_fields(request: Request, runtime: ChannelRuntime) -> dict[str, Any]:
+    token = _token(runtime)
+    params = request.query_params
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_CALLBACK_BYTES:
+        raise HTTPException(status_code=413)
+    body = await request.body()
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise HTTPException(status_code=413)
+    max_age = runtime.settings.wechat_signature_max_age_seconds
+    crypto = runtime.wechat_crypto
+    try:
+        if crypto is None:
+            verify_signature(
+                token=token,
+                signature=params.get("signature"),
+                timestamp=params.get("timestamp"),
+                nonce=params.get("nonce"),
+                max_age_seconds=max_age,
+            )
+        else:
+            # Safe mode: only encrypted callbacks are accepted; the signature covers
+            # the Encrypt field, so nothing can be tampered with.
+            if params.get("encrypt_type") != "aes":
+                raise SignatureError("plain callback while safe mode is configured")
+            try:
+                encrypted = parse_xml(body).get("Encrypt")
+            except CallbackParseError:
+                raise SignatureError("unreadable safe-mode envelope") from None
+            if not isinstance(encrypted, str) or not encrypted:
+                raise SignatureError("safe-mode envelope without Encrypt")
+            verify_signature(
+                token=token,
+                signature=params.get("msg_signature"),
+                timestamp=params.get("timestamp"),
+                nonce=params.get("nonce"),
+                extra=(encrypted,),
+                max_age_seconds=max_age,
+            )
+            body = crypto.decrypt(encrypted).encode()
+    except (SignatureError, DecryptError) as exc:
+        raise _forbidden(str(exc)) from None
+    try:
+        return parse_xml(body)
+    except CallbackParseError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+@router.post("")
+async def receive_callback(request: Request, runtime: RuntimeDep, gateway: GatewayDep) -> Response:
+    fields = await _read_verified_fields(request, runtime)
+    try:
+        message = to_inbound(fields)
+    except CallbackParseError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    account = str(fields.get("ToUserName") or "")
+
+    async def run_turn() -> TurnResult:
+        return await _run_turn(runtime, gateway, message)
+
+    async def push(result: TurnResult) -> None:
+        await deliver(
+            runtime, gateway, result.conversation_id, result.messages, remember_buttons=False
+        )
+
+    async def on_passive(result: TurnResult) -> None:
+        await _record_passive(gateway, result)
+
+    result = await runtime.turns.answer(
+        message.dedup_key,
+        run_turn=run_turn,
+        budget_seconds=runtime.settings.wechat_reply_budget_seconds,
+        push=push,
+        on_passive=on_passive,
+    )
+    content = wechat_passive_text(result.messages) if result is not None else ""
+    if not content:
+        return PlainTextResponse(NO_REPLY)
+    xml = render_text_reply(to_user=message.sender_id, from_user=account, content=content)
+    if runtime.wechat_crypto is not None:
+        xml = runtime.wechat_crypto.encrypt_reply(
+            xml,
+            nonce=request.query_params.get("nonce", ""),
+            timestamp=str(int(time.time())),
+        )
+    return Response(content=xml, media_type="application/xml")
+
+
+async def _resolve_button(buttons: ButtonMemory, message: InboundMessage) -> InboundMessage:
+    button = await buttons.resolve(message.conversation_id, message.text)
+    if button is None:
+        return message
+    return replace(message, text=button.payload)
+
+
+async def _fetch_media(
+    runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
+) -> InboundMessage:
+    """Download the person's media at once (ids expire) and store it as a document."""
+    if not message.media_id:
+        return replace(message, media_error="no MediaId in the message")
+    if runtime.wechat_api is None:
+        return replace(message, media_error="WeChat API not configured")
+    try:
+        media = await runtime.wechat_api.download_media(message.media_id)
+    except WeChatApiError as exc:
+        logger.warning("wechat: media download for %s failed: %s", mask_id(message.sender_id), exc)
+        return replace(message, media_error=f"download failed ({exc.errcode or 'transport'})")
+    filename = media.filename
+    if message.kind == "file" and message.media_format:
+        filename = message.media_format.replace("/", "_").replace("\\", "_")[:120]
+    try:
+        document_id = await gateway.store_media(
+            message.conversation_id, media.data, filename=filename, content_type=media.content_type
+        )
+    except Exception:
+        logger.exception("wechat: storing media from %s failed", mask_id(message.sender_id))
+        return replace(message, media_error="the file could not be stored")
+    attachment = Attachment(
+        document_id=document_id,
+        filename=filename,
+        content_type=media.content_type,
+        size=len(media.data),
+        media_id=message.media_id,
+    )
+    return replace(message, attachments=(attachment,))
+
+
+async def _run_turn(
+    runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
+) -> TurnResult:
+    unsubscribed = message.kind == "event" and message.event == "unsubscribe"
+    replies: list[OutboundMessage]
+    try:
+        if message.kind == "text":
+            message = await _resolve_button(runtime.buttons, message)
+        elif message.kind in _MEDIA_KINDS:
+            message = await _fetch_media(runtime, gateway, message)
+        if unsubscribed:
+            await gateway.mark_opted_out(message.conversation_id, reason="wechat_unsubscribe")
+        replies = list(await gateway.handle_inbound(message))
+    except Exception:
+        logger.exception("wechat: gateway failed on %s", message.dedup_key)
+        fallback = runtime.settings.fallback_reply_text
+        replies = [OutboundMessage(text=fallback)] if fallback else []
+    if unsubscribed:
+        replies = []  # nobody to tell: the person has just left
+    await runtime.buttons.remember(message.conversation_id, replies)
+    return TurnResult(
+        conversation_id=message.conversation_id,
+        messages=tuple(replies),
+        passive_allowed=wechat_passive_allowed(replies),
+    )
+
+
+async def _record_passive(gateway: ConversationGateway, result: TurnResult) -> None:
+    for message, items in zip(result.messages, wechat_parts(result.messages), strict=True):
+        if not items:
+            continue
+        try:
+            await gateway.record_outbound(
+                result.conversation_id, message, route="wechat_passive", status="sent"
+            )
+        except Exception:
+            # The reply itself must still go out.
+            logger.exception("wechat: recording a passive reply failed")
