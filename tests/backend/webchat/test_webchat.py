@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from backend.core import migrate
+from backend.core.db import make_engine, make_session_factory, transaction
+from backend.core.settings import Settings
+from backend.main import create_app
+from backend.models import Conversation, Document, TranscriptMessage
+from tests.backend.fake_rasa import FakeRasa
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(40))
+
+
+def answer(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if body["message"] == "/upload_document":
+        return [
+            {
+                "recipient_id": body["sender"],
+                "text": "收到材料，这是哪一项？",
+                "buttons": [{"title": "医疗发票", "payload": '/inform{"item":"invoice"}'}],
+            }
+        ]
+    return [{"recipient_id": body["sender"], "text": f"你说：{body['message']}"}]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, FakeRasa, Settings]]:
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    migrate.upgrade(url)
+    with FakeRasa(answer).running() as rasa:
+        settings = Settings(
+            database_url=url,
+            var_dir=tmp_path / "var",
+            document_dir=tmp_path / "docs",
+            rasa_url=rasa.url,
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        srv = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(base + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield base, rasa, settings
+        srv.should_exit = True
+        thread.join(10)
+
+
+def _next_event(lines: Iterator[str]) -> list[dict[str, Any]]:
+    for line in lines:
+        if line.startswith("data: "):
+            return list(json.loads(line[6:]))
+    raise AssertionError("event stream ended")
+
+
+def test_page_is_served(server: tuple[str, FakeRasa, Settings]) -> None:
+    base, _, _ = server
+    page = httpx.get(base + "/chat")
+    assert page.status_code == 200 and "理赔助手" in page.text and "EventSource" in page.text
+
+
+def test_message_reaches_the_bot_and_the_answer_is_pushed(
+    server: tuple[str, FakeRasa, Settings],
+) -> None:
+    base, rasa, settings = server
+    cid = "web:abcdef123456"
+    with (
+        httpx.Client(base_url=base, timeout=10) as client,
+        client.stream("GET", "/chat/api/events", params={"conversation_id": cid}) as events,
+    ):
+        lines = events.iter_lines()
+        assert next(lines).startswith(": connected")
+        r = client.post("/chat/api/messages", json={"conversation_id": cid, "text": "你好"})
+        assert r.status_code == 202
+        assert _next_event(lines)[0]["text"] == "你说：你好"
+        # A photo becomes a stored document passed to the bot; buttons come back.
+        up = client.post(
+            "/chat/api/attachments",
+            params={"conversation_id": cid},
+            content=PNG,
+            headers={"X-Filename": "../../invoice.png"},
+        )
+        assert up.status_code == 202
+        pushed = _next_event(lines)
+        assert pushed[0]["buttons"][0]["title"] == "医疗发票"
+        # Choosing the numbered button sends its payload, not the digit.
+        client.post(
+            "/chat/api/messages",
+            json={"conversation_id": cid, "text": "1", "payload": '/inform{"item":"invoice"}'},
+        )
+        _next_event(lines)
+    assert [m["message"] for m in rasa.received] == [
+        "你好",
+        "/upload_document",
+        '/inform{"item":"invoice"}',
+    ]
+    attachments = rasa.received[1]["metadata"]["attachments"]
+    assert attachments[0]["document_id"].startswith("d_")
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as session:
+        doc = session.get(Document, attachments[0]["document_id"])
+        assert doc is not None and doc.media_type == "image/png" and doc.uploaded_by == cid
+        texts = session.scalars(
+            select(TranscriptMessage.text).where(
+                TranscriptMessage.conversation_id == cid, TranscriptMessage.direction == "inbound"
+            )
+        ).all()
+        assert texts[0] == "你好" and texts[-1] == "1"
+    engine.dispose()
+
+
+def test_handed_off_conversation_does_not_reach_the_bot(
+    server: tuple[str, FakeRasa, Settings],
+) -> None:
+    base, rasa, settings = server
+    cid = "web:handoff12345"
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as session:
+        session.add(Conversation(id=cid, channel="web", mode="handoff"))
+    httpx.post(base + "/chat/api/messages", json={"conversation_id": cid, "text": "人呢"})
+    time.sleep(0.5)
+    assert rasa.received == []
+    with transaction(make_session_factory(engine)) as session:
+        stored = session.scalars(
+            select(TranscriptMessage.text).where(TranscriptMessage.conversation_id == cid)
+        ).all()
+    assert stored == ["人呢"]  # kept for the agent, not lost
+    engine.dispose()
+
+
+def test_bot_down_gives_a_short_apology_and_keeps_the_message(
+    server: tuple[str, FakeRasa, Settings],
+) -> None:
+    base, rasa, _ = server
+    rasa.fail = True
+    cid = "web:rasadown1234"
+    with (
+        httpx.Client(base_url=base, timeout=10) as client,
+        client.stream("GET", "/chat/api/events", params={"conversation_id": cid}) as events,
+    ):
+        lines = events.iter_lines()
+        next(lines)
+        client.post("/chat/api/messages", json={"conversation_id": cid, "text": "在吗"})
+        assert "抱歉" in _next_event(lines)[0]["text"]
+
+
+def test_bad_conversation_id_is_refused(server: tuple[str, FakeRasa, Settings]) -> None:
+    base, rasa, _ = server
+    r = httpx.post(
+        base + "/chat/api/messages", json={"conversation_id": "wechat:someone", "text": "x"}
+    )
+    assert r.status_code == 422 and rasa.received == []

@@ -1,0 +1,109 @@
+"""Shared fixtures: the same tests run on SQLite (embedded default) and on the real
+PostgreSQL server; each test runs in a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.core import migrate
+from backend.core.db import make_engine
+from backend.core.settings import Settings
+from backend.demo import load_demo_data
+from backend.main import create_app
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TODAY = date(2026, 11, 25)
+
+
+def _fresh_postgres(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(url)
+    return engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "claims.db"
+        return f"sqlite:///{path}"
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    if db_url.startswith("sqlite"):
+        migrate.upgrade(db_url)
+        eng = make_engine(db_url)
+    else:
+        eng = _fresh_postgres(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # Commits inside the code under test become savepoints of the test's transaction.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as sess:
+        yield sess
+
+
+@pytest.fixture
+def demo(session: Session) -> Session:
+    load_demo_data(session, TODAY)
+    session.flush()
+    return session
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        var_dir=tmp_path / "var",
+        document_dir=tmp_path / "documents",
+        rasa_url="http://127.0.0.1:9",  # nothing listens: the bot is "down" unless a test says so
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    application.state.test_session_factory = session_factory
+    yield application
+
+
+@pytest.fixture
+def client(app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        app.state.claims.session_factory = session_factory
+        yield test_client
