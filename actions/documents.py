@@ -98,7 +98,10 @@ class ActionReceiveDocuments(Action):
     ) -> list[EventType]:
         received = attachments_from(latest_metadata(tracker))
         if not received:
-            dispatcher.utter_message(response="utter_upload_instructions")
+            # Photos already wait for a question (which claim, which item): the words
+            # are the answer, not a request for instructions.
+            if not tracker.get_slot("pending_attachments"):
+                dispatcher.utter_message(response="utter_upload_instructions")
             return [SlotSet("has_attachments", False)]
         pending = _merge(tracker.get_slot("pending_attachments"), received)
         return [SlotSet("pending_attachments", pending), SlotSet("has_attachments", True)]
@@ -156,6 +159,8 @@ class ValidateDocumentForm(DynamicFormValidationAction):
         found = parse_claim_number(text)
         if found:
             return {"document_claim_number": found}
+        if names_a_document(text):
+            return {}  # the item, said early (extract_document_item keeps it)
         return (
             {"document_claim_number": text.strip()} if is_answer(tracker) and text.strip() else {}
         )
@@ -165,10 +170,13 @@ class ValidateDocumentForm(DynamicFormValidationAction):
     ) -> dict[str, Any]:
         """A caption that names the document ("这是发票" with the photo) answers the
         question before it is asked."""
-        if not self.activating(tracker):
+        if self.activating(tracker):
+            upload = last_user_message(tracker, ["upload_document"])
+            caption = (upload or {}).get("text") or ""
+        elif self.requested(tracker) == "document_claim_number":
+            caption = latest_text(tracker)  # "费用明细" while we ask which claim
+        else:
             return {}
-        upload = last_user_message(tracker, ["upload_document"])
-        caption = (upload or {}).get("text") or ""
         return {"document_item": caption} if names_a_document(caption) else {}
 
     async def validate_document_claim_number(
@@ -295,6 +303,8 @@ class ActionAttachDocuments(Action):
                 dispatcher.utter_message(
                     response="utter_document_not_on_checklist", claim_number=claim_number
                 )
+            elif refusal.code == "document_not_found":
+                dispatcher.utter_message(response="utter_document_file_missing")
             elif refusal.code == "not_found":
                 dispatcher.utter_message(
                     response="utter_claim_not_found", claim_number=claim_number

@@ -489,7 +489,7 @@ def attach_document(
 ) -> Claim:
     document = session.get(Document, document_id)
     if document is None or (who.actor == Actor.CUSTOMER and document.uploaded_by != who.actor_id):
-        raise ApiError(404, "not_found", "没有找到这份材料 / document not found")
+        raise ApiError(404, "document_not_found", "没有找到这份材料 / document not found")
     if document.claim_id is not None and document.claim_id != claim.id:
         raise ApiError(
             409, "document_in_use", "这份材料已用于另一个案件 / document belongs to another claim"

@@ -347,7 +347,7 @@ async def test_attaching_a_file_the_backend_does_not_know(
 ) -> None:
     backend.bind(CONVERSATION)
     claim = backend.add_claim(CONVERSATION)
-    backend.refusals = {f"/claims/{claim['claim_number']}/documents": (404, {"code": "not_found"})}
+    backend.refusals = {f"/claims/{claim['claim_number']}/documents": (404, {"code": "document_not_found"})}
     slots = {
         "pending_attachments": [PHOTO],
         "document_claim_number": claim["claim_number"],
