@@ -20,12 +20,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from types import TracebackType
 from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.http import FakeRequest, FakeResponse, LoopbackServer
+from tests.fakes.http import FakeRequest, FakeResponse, LoopbackFake, LoopbackServer
 
 API_VERSION = "2010-04-01"
 _GSM_CHARS = set(
@@ -53,7 +52,7 @@ def _rough_segments(body: str) -> int:
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(LoopbackFake):
     account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -65,22 +64,6 @@ class FakeTwilio:
         self._delay = 0.0
         self._http_failures: list[list[int]] = []  # [status, remaining]
         self._server = LoopbackServer(self._handle)
-
-    def __enter__(self) -> FakeTwilio:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     # -- test controls --------------------------------------------------------------
 

@@ -27,7 +27,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -35,7 +34,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from tests.fakes.http import FakeRequest, FakeResponse, LoopbackServer
+from tests.fakes.http import FakeRequest, FakeResponse, LoopbackFake, LoopbackServer
 
 API_PATHS = (
     "/cgi-bin/message/custom/send",
@@ -94,7 +93,7 @@ class ApiCall:
 
 
 @dataclass
-class FakeWeChat:
+class FakeWeChat(LoopbackFake):
     app_id: str = "wx0123456789abcdef"
     app_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     token_fetches: int = 0
@@ -116,24 +115,6 @@ class FakeWeChat:
         self._delays: dict[str | None, float] = {}
         self._msgids = itertools.count(2_000_000_001)
         self._server = LoopbackServer(self._handle)
-
-    # -- lifecycle ------------------------------------------------------------------
-
-    def __enter__(self) -> FakeWeChat:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     # -- test controls --------------------------------------------------------------
 
