@@ -12,7 +12,6 @@ import secrets
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from redis import Redis
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from backend.core import migrate
 from backend.core.db import make_engine, make_session_factory, transaction
@@ -32,7 +31,7 @@ from backend.main import create_app
 from backend.models import Conversation, Document, TranscriptMessage
 from channels.settings import ChannelSettings
 from tests.backend.fake_rasa import FakeRasa
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import REDIS_URL, scratch_postgres
 from tests.fakes.fake_twilio import FakeTwilio, SignedForm, TwilioWebhooks
 from tests.fakes.fake_wechat import FakeWeChat, SignedCallback, WeChatCallbacks
 
@@ -170,18 +169,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throw-away database per test module (the shared `public` schema is left alone)."""
-    name = f"claims_it_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
+    with scratch_postgres("claims_it") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

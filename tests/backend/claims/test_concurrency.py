@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from backend.core import migrate
 from backend.core.db import make_engine, make_session_factory, transaction
@@ -19,7 +19,7 @@ from backend.demo import load_demo_data
 from backend.main import create_app
 from backend.models import Claim
 from tests.backend.claims.conftest import bot_headers, days_ago
-from tests.conftest import POSTGRES_URL, TODAY
+from tests.conftest import TODAY, scratch_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -29,18 +29,8 @@ def committed_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate.upgrade(url)
         yield url
         return
-    name = f"claims_conc_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
+    with scratch_postgres("claims_conc") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_two_concurrent_identical_reports_make_one_claim(committed_db: str, tmp_path: Path) -> None:
