@@ -42,7 +42,7 @@ $(UV):
 setup: .venv/.installed .venv-bot/.installed
 
 $(MODEL): .venv-bot/.installed $(BOT_SOURCES)
-	@echo "==> training the Rasa model (offline; about 2-3 minutes on 2 cores)"
+	@echo "==> training the Rasa model (offline; about 4 minutes on 2 cores)"
 	$(RASA) train --config config.yml --domain domain.yml --data data \
 	  --fixed-model-name claims --out models --quiet
 	@touch $@
