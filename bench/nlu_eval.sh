@@ -4,6 +4,7 @@
 # Rasa reports them) with the date and the machine. Takes a while (5 trainings).
 #
 #   bench/nlu_eval.sh            # from the repo root; results in results/nlu_cv/
+#   CONFIG=other.yml OUT=results/other bench/nlu_eval.sh   # to compare a pipeline change
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,11 +12,12 @@ RASA="${RASA:-.venv-bot/bin/rasa}"
 PYTHON="${PYTHON:-.venv-bot/bin/python}"
 OUT="${OUT:-results/nlu_cv}"
 FOLDS="${FOLDS:-5}"
+CONFIG="${CONFIG:-config.yml}"
 export RASA_TELEMETRY_ENABLED=false
 
 mkdir -p "$OUT"
 start=$(date +%s)
-"$RASA" test nlu --nlu data/nlu --config config.yml --cross-validation --folds "$FOLDS" \
+"$RASA" test nlu --nlu data/nlu --config "$CONFIG" --cross-validation --folds "$FOLDS" \
   --out "$OUT" >"$OUT/run.log" 2>&1 || { tail -40 "$OUT/run.log"; exit 1; }
 elapsed=$(( $(date +%s) - start ))
 

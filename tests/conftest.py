@@ -45,30 +45,24 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _fresh_postgres(url: str) -> Engine:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(url)
-    return engine
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database for the whole run: a SQLite file, or a PostgreSQL database
+    of its own (so two runs on one server never see each other's rows)."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "claims.db"
-        return f"sqlite:///{path}"
-    return POSTGRES_URL
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'claims.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    with scratch_postgres("claims_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def engine(db_url: str) -> Iterator[Engine]:
-    if db_url.startswith("sqlite"):
-        migrate.upgrade(db_url)
-        eng = make_engine(db_url)
-    else:
-        eng = _fresh_postgres(db_url)
+    eng = make_engine(db_url)
     yield eng
     eng.dispose()
 
