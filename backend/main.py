@@ -77,5 +77,6 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(wechat_router)
     app.include_router(twilio_router)
-    app.include_router(webchat_router)
+    if settings.web_chat_enabled:
+        app.include_router(webchat_router)
     return app

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
     demo_data: bool = Field(default=True, description="load demo policies into an empty database")
+    # The local web chat is a try-out channel without platform credentials: on by
+    # default in development, off in production unless asked for.
+    web_chat: bool | None = None
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
@@ -91,6 +94,10 @@ class Settings(BaseSettings):
         for name in missing:
             setattr(self, name, SecretStr(stored[name]))
         return self
+
+    @property
+    def web_chat_enabled(self) -> bool:
+        return self.web_chat if self.web_chat is not None else self.app_env == "development"
 
     @property
     def fast_track_limits(self) -> dict[str, Decimal]:

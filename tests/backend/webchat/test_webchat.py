@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.core import migrate
@@ -170,3 +172,32 @@ def test_bad_conversation_id_is_refused(server: tuple[str, FakeRasa, Settings]) 
         base + "/chat/api/messages", json={"conversation_id": "wechat:someone", "text": "x"}
     )
     assert r.status_code == 422 and rasa.received == []
+
+
+def production_settings(tmp_path: Path, **extra: Any) -> Settings:
+    key = base64.b64encode(bytes(range(32))).decode()
+    return Settings(
+        app_env="production",
+        database_url=f"sqlite:///{tmp_path / 'prod.db'}",
+        var_dir=tmp_path / "var",
+        document_dir=tmp_path / "documents",
+        bot_service_token="prod-bot-token",
+        jwt_secret="prod-jwt-secret-" + "x" * 32,
+        payment_callback_secret="prod-payment-secret",
+        document_keys=f"k1:{key}",
+        **extra,
+    )
+
+
+def test_the_try_out_chat_is_off_in_production_unless_asked_for(tmp_path: Path) -> None:
+    off = TestClient(create_app(production_settings(tmp_path)))
+    assert off.get("/chat").status_code == 404
+    assert off.post("/chat/api/messages", json={}).status_code == 404
+    on = TestClient(create_app(production_settings(tmp_path, web_chat=True)))
+    page = on.get("/chat")
+    assert page.status_code == 200 and "理赔助手" in page.text
+
+
+def test_the_try_out_chat_is_on_in_development(tmp_path: Path) -> None:
+    client = TestClient(create_app(Settings(var_dir=tmp_path / "var")))
+    assert client.get("/chat").status_code == 200
