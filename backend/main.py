@@ -34,9 +34,10 @@ from channels.wechat.router import router as wechat_router
 def create_app(
     settings: Settings | None = None, channel_settings: ChannelSettings | None = None
 ) -> FastAPI:
+    resolved = settings or get_settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resolved = settings or get_settings()
         configure_logging()
         engine = make_engine(resolved.database_url, echo=resolved.database_echo)
         state = AppState(resolved, engine, make_session_factory(engine))
@@ -77,6 +78,6 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(wechat_router)
     app.include_router(twilio_router)
-    if settings.web_chat_enabled:
+    if resolved.web_chat_enabled:
         app.include_router(webchat_router)
     return app
