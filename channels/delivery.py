@@ -27,6 +27,8 @@ from channels.wechat.client import WeChatApiError, WeChatTransportError
 logger = logging.getLogger(__name__)
 
 SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies
+# WeChat's limit for a text reply, in UTF-8 bytes (a Chinese character takes three).
+WECHAT_TEXT_MAX_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,62 @@ def wechat_parts(messages: Sequence[OutboundMessage]) -> list[list[WirePart]]:
 
 
 def wechat_passive_allowed(messages: Sequence[OutboundMessage]) -> bool:
-    return all(kind == "text" for items in wechat_parts(messages) for kind, _ in items)
+    """One passive reply carries the turn when it is all text and fits one message."""
+    all_text = all(kind == "text" for items in wechat_parts(messages) for kind, _ in items)
+    return all_text and _utf8_len(wechat_passive_text(messages)) <= WECHAT_TEXT_MAX_BYTES
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _split_text(text: str, limit: int = WECHAT_TEXT_MAX_BYTES) -> list[str]:
+    """Cut `text` into pieces of at most `limit` bytes, at line ends where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if _utf8_len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while _utf8_len(line) > limit:  # one line longer than a message: cut by characters
+            cut = len(line.encode("utf-8")[:limit].decode("utf-8", errors="ignore"))
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+@dataclass
+class _WireSend:
+    kind: str  # "text" or "image"
+    value: str
+    messages: set[int]  # indexes of the turn's messages this send carries (part of)
+
+
+def wechat_sends(messages: Sequence[OutboundMessage]) -> list[_WireSend]:
+    """The customer-service API calls for a turn: neighbouring texts joined into one
+    message (WeChat allows only 5 per message the user sent), long texts cut to fit."""
+    sends: list[_WireSend] = []
+    for index, items in enumerate(wechat_parts(messages)):
+        for kind, value in items:
+            last = sends[-1] if sends else None
+            if kind != "text":
+                sends.append(_WireSend(kind, value, {index}))
+            elif last and last.kind == "text":
+                joined = f"{last.value}\n\n{value}"
+                if _utf8_len(joined) <= WECHAT_TEXT_MAX_BYTES:
+                    last.value = joined
+                    last.messages.add(index)
+                else:
+                    sends.extend(_WireSend("text", piece, {index}) for piece in _split_text(value))
+            else:
+                sends.extend(_WireSend("text", piece, {index}) for piece in _split_text(value))
+    return sends
 
 
 def wechat_passive_text(messages: Sequence[OutboundMessage]) -> str:
@@ -95,35 +152,41 @@ async def _push_wechat(
 ) -> list[DeliveryOutcome]:
     route: DeliveryRoute = "wechat_customer_service"
     api = runtime.wechat_api
-    outcomes: list[DeliveryOutcome] = []
+    sends = wechat_sends(messages)
+    # A message counts as sent when the last call carrying a part of it went through.
+    last_send: dict[int, int] = {}
+    for position, send in enumerate(sends):
+        for index in send.messages:
+            last_send[index] = position
     failure: str | None = None if api is not None else "not_configured"
-    for message, items in zip(messages, wechat_parts(messages), strict=True):
-        if not items:
-            continue
-        if failure is not None or api is None:
-            outcomes.append(DeliveryOutcome(message, route, "failed", error_code=failure))
-            continue
-        try:
-            for kind, value in items:
+    failed_at = 0 if api is None else len(sends)
+    if api is not None:
+        for position, send in enumerate(sends):
+            try:
                 for attempt in (1, 2):
                     try:
-                        if kind == "image":
-                            await api.send_image(openid, value)
+                        if send.kind == "image":
+                            await api.send_image(openid, send.value)
                         else:
-                            await api.send_text(openid, value)
+                            await api.send_text(openid, send.value)
                         break
                     except WeChatTransportError as exc:
                         # Resend only what certainly never left: no duplicate for the user.
                         if exc.request_sent or attempt == 2:
                             raise
                         await asyncio.sleep(0.5)
-            outcomes.append(DeliveryOutcome(message, route, "sent"))
-        except WeChatApiError as exc:
-            # Stop at the first failure: sending later messages would break their order.
-            failure = str(exc.errcode) if exc.errcode else "transport"
-            logger.warning("wechat: push to %s failed: %s", mask_id(openid), exc)
-            outcomes.append(DeliveryOutcome(message, route, "failed", error_code=failure))
-    return outcomes
+            except WeChatApiError as exc:
+                # Stop at the first failure: sending later messages would break their order.
+                failure = str(exc.errcode) if exc.errcode else "transport"
+                failed_at = position
+                logger.warning("wechat: push to %s failed: %s", mask_id(openid), exc)
+                break
+    return [
+        DeliveryOutcome(messages[index], route, "sent")
+        if position < failed_at
+        else DeliveryOutcome(messages[index], route, "failed", error_code=failure)
+        for index, position in sorted(last_send.items())
+    ]
 
 
 async def _send_sms(

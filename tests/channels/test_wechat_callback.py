@@ -507,3 +507,73 @@ async def test_routes_of_an_unconfigured_channel_are_not_found() -> None:
         assert (await h.client.post("/channels/wechat", content=b"<xml/>")).status_code == 404
         assert (await h.client.post("/channels/twilio/sms", data={"a": "b"})).status_code == 404
     assert gateway.inbound == []
+
+
+async def test_a_long_slow_answer_uses_few_api_messages_and_none_too_long(
+    fake_wechat: FakeWeChat, wechat_token: str, callbacks: WeChatCallbacks
+) -> None:
+    # WeChat accepts only 5 customer-service messages per message the user sent.
+    fake_wechat.limit_replies(OPENID, 5)
+    claims = [f"理赔 CL2026112500{n:02d}：材料已齐，正在审核。" for n in range(1, 8)]
+    gateway = RecordingGateway(
+        delay_seconds=0.5,
+        reply=lambda m: [OutboundMessage(text="您共有 7 笔理赔："), *map(_text, claims)],
+    )
+    settings = wechat_settings(fake_wechat, wechat_token, wechat_reply_budget_seconds=0.2)
+    async with running_channels(settings, gateway) as h:
+        callback = callbacks.text(OPENID, "我的理赔怎么样了")
+        assert (await h.post_callback(callback.params, callback.body)).text == "success"
+        await h.runtime.drain()
+
+    sent = [m["text"]["content"] for m in fake_wechat.sent_messages]
+    assert sent == ["\n\n".join(["您共有 7 笔理赔：", *claims])]  # one message, in order
+    assert [o["status"] for o in gateway.outbound] == ["sent"] * 8
+
+
+async def test_an_answer_over_wechats_length_limit_is_split_at_line_ends(
+    fake_wechat: FakeWeChat, wechat_token: str, callbacks: WeChatCallbacks
+) -> None:
+    lines = [
+        f"第{n}行：这是一段很长的说明文字，用来超过微信单条文本消息的长度上限。" for n in range(60)
+    ]
+    gateway = RecordingGateway(reply=lambda m: [OutboundMessage(text="\n".join(lines))])
+    async with running_channels(wechat_settings(fake_wechat, wechat_token), gateway) as h:
+        callback = callbacks.text(OPENID, "说明")
+        response = await h.post_callback(callback.params, callback.body)
+        await h.runtime.drain()
+
+    assert response.text == "success"  # too long for a passive reply
+    sent = [m["text"]["content"] for m in fake_wechat.sent_messages]
+    assert len(sent) > 1
+    assert all(len(piece.encode()) <= 2048 for piece in sent)
+    assert "\n".join(sent).splitlines() == lines  # nothing lost, nothing cut mid-line
+    assert [o["status"] for o in gateway.outbound] == ["sent"]
+
+
+async def test_the_reply_quota_running_out_is_recorded_not_retried(
+    fake_wechat: FakeWeChat, wechat_token: str, callbacks: WeChatCallbacks
+) -> None:
+    fake_wechat.add_media("GUIDE_IMAGE", b"\x89PNG...", "image/png")
+    fake_wechat.limit_replies(OPENID, 1)
+    gateway = RecordingGateway(
+        reply=lambda m: [
+            OutboundMessage(text="请参照示例拍摄发票："),
+            OutboundMessage(image=MediaRef(wechat_media_id="GUIDE_IMAGE")),
+            OutboundMessage(text="拍好后直接发给我。"),
+        ]
+    )
+    async with running_channels(wechat_settings(fake_wechat, wechat_token), gateway) as h:
+        callback = callbacks.text(OPENID, "发票怎么拍")
+        await h.post_callback(callback.params, callback.body)
+        await h.runtime.drain()
+
+    assert [m["msgtype"] for m in fake_wechat.sent_messages] == ["text"]
+    assert [(o["status"], o["error_code"]) for o in gateway.outbound] == [
+        ("sent", None),
+        ("failed", "45047"),
+        ("failed", "45047"),
+    ]
+
+
+def _text(text: str) -> OutboundMessage:
+    return OutboundMessage(text=text)

@@ -104,6 +104,7 @@ class FakeWeChat(LoopbackFake):
     media: dict[str, StoredMedia] = field(default_factory=dict)
     closed_windows: set[str] = field(default_factory=set)
     exhausted_quota: set[str] = field(default_factory=set)
+    reply_quota: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -158,6 +159,12 @@ class FakeWeChat(LoopbackFake):
     def exhaust_quota(self, openid: str) -> None:
         with self._lock:
             self.exhausted_quota.add(openid)
+
+    def limit_replies(self, openid: str, count: int) -> None:
+        """Accept `count` more customer-service messages to `openid`, then 45047, as
+        WeChat does (5 per message the user sent, within 48 hours)."""
+        with self._lock:
+            self.reply_quota[openid] = count
 
     def calls_to(self, path: str) -> list[ApiCall]:
         with self._lock:
@@ -268,7 +275,7 @@ class FakeWeChat(LoopbackFake):
             return _error(40003)
         if openid in self.closed_windows:
             return _error(45015)
-        if openid in self.exhausted_quota:
+        if openid in self.exhausted_quota or self.reply_quota.get(openid, 1) <= 0:
             return _error(45047)
         if msgtype == "text" and not (payload.get("text") or {}).get("content"):
             return _error(44004)
@@ -276,6 +283,8 @@ class FakeWeChat(LoopbackFake):
             media_id = (payload.get(msgtype) or {}).get("media_id")
             if media_id not in self.media:
                 return _error(40007)
+        if openid in self.reply_quota:
+            self.reply_quota[openid] -= 1
         self.sent_messages.append(payload)
         self._lock.notify_all()
         return FakeResponse.json({"errcode": 0, "errmsg": "ok"})
