@@ -4,7 +4,6 @@ through the (fake) REST API, status callbacks, opted-out numbers."""
 from __future__ import annotations
 
 import logging
-import time
 
 import httpx
 import pytest
@@ -39,17 +38,16 @@ async def _post(client: httpx.AsyncClient, signed: SignedForm) -> httpx.Response
 async def test_inbound_sms_is_answered_through_the_rest_api(
     fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
 ) -> None:
-    gateway = RecordingGateway(delay_seconds=0.5)  # a bot turn slower than the webhook
+    gateway = RecordingGateway(delay_seconds=1.0)  # a bot turn slower than the webhook
     async with running_channels(twilio_settings(fake_twilio), gateway) as h:
         inbound = twilio_webhooks.inbound_sms(from_=PHONE, to=TWILIO_NUMBER, body="理赔进度")
-        started = time.monotonic()
         response = await _post(h.client, inbound)
-        answered_after = time.monotonic() - started
+        sent_when_acknowledged = list(fake_twilio.messages)
         await h.runtime.drain()
 
     assert response.status_code == 200
     assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-    assert answered_after < 0.5  # empty TwiML at once, not after the turn
+    assert sent_when_acknowledged == []  # empty TwiML at once, not after the turn
     [message] = gateway.inbound
     assert (message.conversation_id, message.channel, message.kind) == (
         f"sms:{PHONE}",
