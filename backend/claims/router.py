@@ -21,6 +21,7 @@ from backend.claims.schemas import (
     MarkPaidIn,
     OptionalReasonIn,
     ReasonIn,
+    RejectionNoticeIn,
     RequestDocumentsIn,
 )
 from backend.claims.service import Who
@@ -211,6 +212,13 @@ def partially_approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
 @router.post("/claims/{claim_number}/reject")
 def reject(body: ReasonIn, d: DecisionDep) -> ClaimOut:
     service.reject(d.session, d.claim, d.who, body.reason)
+    return d.result()
+
+
+@router.post("/claims/{claim_number}/rejection-notice")
+def rejection_notice(body: RejectionNoticeIn, d: DecisionDep) -> ClaimOut:
+    """Record that the written rejection notice was sent; stops the 3-day clock."""
+    service.record_rejection_notice(d.session, d.claim, d.who, body.channel, body.reference)
     return d.result()
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -132,6 +132,13 @@ class RequestDocumentsIn(BaseModel):
 
 
 class MarkPaidIn(BaseModel):
+    reference: str | None = Field(default=None, max_length=100)
+
+
+class RejectionNoticeIn(BaseModel):
+    """How the written rejection notice reached the customer."""
+
+    channel: Literal["letter", "email", "sms", "wechat", "in_person"]
     reference: str | None = Field(default=None, max_length=100)
 
 

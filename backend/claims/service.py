@@ -604,6 +604,39 @@ def reject(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
     return claim
 
 
+def record_rejection_notice(
+    session: Session, claim: Claim, who: Who, channel: str, reference: str | None
+) -> Claim:
+    """The written rejection notice (拒绝赔偿通知书, Insurance Law Art. 24) went out.
+
+    This stops the 3-day rejection-notice clock; until it is recorded the claim shows
+    as due (and then overdue) to staff. Recorded once per rejection.
+    """
+    if claim.status != S.REJECTED:
+        raise ApiError(
+            409,
+            "not_rejected",
+            f"只有已拒赔的案件才需要拒赔通知 / the claim is {claim.status.value}, not rejected",
+            status=claim.status.value,
+        )
+    if claim.rejection_notified_at is not None:
+        raise ApiError(
+            409,
+            "rejection_notice_already_recorded",
+            "拒赔通知已登记过 / the rejection notice was already recorded "
+            f"({claim.rejection_notified_at.isoformat()})",
+        )
+    now = datetime.now(UTC)
+    claim.rejection_notified_at = now
+    claim.updated_at = now
+    data: dict[str, Any] = {"channel": channel}
+    if reference:
+        data["reference"] = reference.strip()
+    _event(session, claim, who, "rejection_notice_sent", data=data)
+    session.flush()
+    return claim
+
+
 def request_documents(
     session: Session, claim: Claim, who: Who, item_codes: Sequence[str], reason: str
 ) -> Claim:

@@ -169,6 +169,52 @@ def test_rejection_needs_a_reason_and_a_person(
     assert reopened.json()["status"] == "reopened"
 
 
+def test_rejection_notice_stops_the_three_day_clock(
+    client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], session: Session
+) -> None:
+    claim = report(client, zhang, claimed_amount="9999.00").json()
+    attach_all(client, zhang, claim)
+    n = claim["claim_number"]
+    early = client.post(
+        f"/api/v1/claims/{n}/rejection-notice", json={"channel": "letter"}, headers=adjuster
+    )
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_rejected"
+    client.post(f"/api/v1/claims/{n}/reject", json={"reason": "非保险责任"}, headers=adjuster)
+    # Rejected four days ago and no notice recorded: overdue for staff.
+    session.execute(
+        update(Claim)
+        .where(Claim.claim_number == n)
+        .values(rejected_at=datetime.now(UTC) - timedelta(days=4))
+    )
+    session.flush()
+    listed = client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"]
+    assert [c["claim_number"] for c in listed] == [n]
+    bad = client.post(
+        f"/api/v1/claims/{n}/rejection-notice", json={"channel": "pigeon"}, headers=adjuster
+    )
+    assert bad.status_code == 422
+    by_bot = client.post(
+        f"/api/v1/claims/{n}/rejection-notice", json={"channel": "letter"}, headers=zhang
+    )
+    assert by_bot.status_code == 403
+    sent = client.post(
+        f"/api/v1/claims/{n}/rejection-notice",
+        json={"channel": "letter", "reference": "EMS1234567890"},
+        headers=adjuster,
+    )
+    assert sent.status_code == 200
+    notice = next(d for d in sent.json()["deadlines"]["items"] if d["name"] == "rejection_notice")
+    assert notice["done_on"] == days_ago(0).isoformat() and notice["overdue"] is False
+    assert sent.json()["events"][-1]["kind"] == "rejection_notice_sent"
+    assert sent.json()["events"][-1]["data"] == {"channel": "letter", "reference": "EMS1234567890"}
+    assert client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"] == []
+    twice = client.post(
+        f"/api/v1/claims/{n}/rejection-notice", json={"channel": "sms"}, headers=adjuster
+    )
+    assert twice.status_code == 409
+    assert twice.json()["error"]["code"] == "rejection_notice_already_recorded"
+
+
 def test_request_more_documents_only_for_items_on_the_checklist(
     client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], session: Session
 ) -> None:
