@@ -18,8 +18,26 @@ CLAIM_ROUTES = [
     ("POST", "/api/v1/claims/{n}/mark-paid", {}),
     ("POST", "/api/v1/claims/{n}/close", {}),
     ("POST", "/api/v1/claims/{n}/reopen", {"reason": "x"}),
+    ("POST", "/api/v1/claims/{n}/rejection-notice", {"channel": "letter"}),
 ]
 CUSTOMER_ROUTES = CLAIM_ROUTES[:3]
+
+
+def test_every_route_of_one_claim_is_checked_here(client: TestClient) -> None:
+    """A new route on a claim cannot slip past the access tests above and below."""
+    checked = {
+        (m, p.replace("{n}", "{claim_number}").replace("{d}", "{document_id}"))
+        for m, p, _ in CLAIM_ROUTES
+    }
+    served = {
+        (method, route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if getattr(route, "path", "").startswith("/api/v1/claims/{claim_number}")
+        for method in getattr(route, "methods", ())
+    }
+    multipart = {("POST", "/api/v1/claims/{claim_number}/documents")}  # its own test below
+    unchecked = served - checked - multipart
+    assert not unchecked, f"routes with no access test: {sorted(unchecked)}"
 
 
 def test_no_credentials_gets_401_everywhere(client: TestClient, zhang: dict[str, str]) -> None:
@@ -95,3 +113,18 @@ def test_staff_tokens_expire_and_wrong_passwords_fail(
         == 401
     )
     assert client.get("/api/v1/claims", headers=adjuster).status_code == 200
+
+
+def test_multipart_upload_onto_a_claim_checks_who_sends_it(
+    client: TestClient, zhang: dict[str, str], li: dict[str, str], adjuster: dict[str, str]
+) -> None:
+    n = report(client, zhang).json()["claim_number"]
+    url = f"/api/v1/claims/{n}/documents"
+    form = {"item_code": "invoice"}
+    for headers in ({}, {"Authorization": "Bearer forged"}):
+        r = client.post(url, headers=headers, files={"file": ("a.png", PNG + b"c")}, data=form)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = client.post(url, headers=li, files={"file": ("a.png", PNG + b"d")}, data=form)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    view = client.get(f"/api/v1/claims/{n}", headers=adjuster).json()
+    assert view["documents"] == [] and "invoice" in [m["code"] for m in view["missing"]]
