@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from channels.buttons import render_turn
@@ -79,25 +79,40 @@ def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _split_text(text: str, limit: int = WECHAT_TEXT_MAX_BYTES) -> list[str]:
-    """Cut `text` into pieces of at most `limit` bytes, at line ends where possible."""
+def _split_text(
+    text: str, limit: int = WECHAT_TEXT_MAX_BYTES, measure: Callable[[str], int] = _utf8_len
+) -> list[str]:
+    """Cut `text` into pieces of at most `limit` (bytes, or whatever `measure` counts),
+    at line ends where possible."""
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
         candidate = f"{current}\n{line}" if current else line
-        if _utf8_len(candidate) <= limit:
+        if measure(candidate) <= limit:
             current = candidate
             continue
         if current:
             pieces.append(current)
-        while _utf8_len(line) > limit:  # one line longer than a message: cut by characters
-            cut = len(line.encode("utf-8")[:limit].decode("utf-8", errors="ignore"))
+        while measure(line) > limit:  # one line longer than a message: cut by characters
+            cut = _longest_prefix(line, limit, measure)
             pieces.append(line[:cut])
             line = line[cut:]
         current = line
     if current:
         pieces.append(current)
     return pieces
+
+
+def _longest_prefix(line: str, limit: int, measure: Callable[[str], int]) -> int:
+    """How many characters of `line` fit in `limit` (at least one, so cutting ends)."""
+    low, high = 1, len(line)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(line[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @dataclass
@@ -133,18 +148,23 @@ def wechat_passive_text(messages: Sequence[OutboundMessage]) -> str:
     return "\n\n".join(v for items in wechat_parts(messages) for kind, v in items if kind == "text")
 
 
-def sms_body(messages: Sequence[OutboundMessage]) -> str:
-    """One SMS for the whole turn: every extra SMS costs at least one more segment."""
-    chunks = []
-    for message, text in zip(messages, render_turn(messages), strict=True):
+def sms_bodies(messages: Sequence[OutboundMessage]) -> list[_WireSend]:
+    """The SMS for a turn: as few as possible (each one costs at least a segment), each
+    within Twilio's 1600 characters; a longer text is cut at line ends, never dropped."""
+    sends: list[_WireSend] = []
+    for index, (message, text) in enumerate(zip(messages, render_turn(messages), strict=True)):
         lines = ([text] if text else []) + _media_lines(message, wechat_images=False)
-        if lines:
-            chunks.append("\n".join(lines))
-    body = "\n".join(chunks)
-    if len(body) > SMS_MAX_CHARS:
-        logger.warning("sms: body of %d chars cut to %d", len(body), SMS_MAX_CHARS)
-        body = body[: SMS_MAX_CHARS - 1] + "…"
-    return body
+        if not lines:
+            continue
+        value = "\n".join(lines)
+        last = sends[-1] if sends else None
+        if last and len(joined := f"{last.value}\n{value}") <= SMS_MAX_CHARS:
+            last.value = joined
+            last.messages.add(index)
+        else:
+            pieces = _split_text(value, SMS_MAX_CHARS, len)
+            sends.extend(_WireSend("text", piece, {index}) for piece in pieces)
+    return sends
 
 
 async def _push_wechat(
@@ -193,23 +213,40 @@ async def _send_sms(
     runtime: ChannelRuntime, number: str, messages: Sequence[OutboundMessage]
 ) -> list[DeliveryOutcome]:
     route: DeliveryRoute = "sms"
-    body = sms_body(messages)
-    if not body:
+    sends = sms_bodies(messages)
+    # A message counts as sent when the last SMS carrying a part of it was accepted.
+    last_send: dict[int, int] = {}
+    for position, send in enumerate(sends):
+        for index in send.messages:
+            last_send[index] = position
+    if not sends:
         return []
-    sent = [m for m in messages if m.text or m.buttons or m.image or m.document]
     if runtime.sms is None:
         logger.warning("sms: Twilio not configured; message to %s not sent", mask_phone(number))
-        return [DeliveryOutcome(m, route, "failed", error_code="not_configured") for m in sent]
-    try:
-        receipt = await runtime.sms.send(number, body)
-    except SmsOptedOutError:
-        return [DeliveryOutcome(m, route, "failed", error_code="21610") for m in sent]
-    except SmsTransportError:
-        return [DeliveryOutcome(m, route, "failed", error_code="transport") for m in sent]
-    except SmsError as exc:
-        code = str(exc.code) if exc.code else "rejected"
-        return [DeliveryOutcome(m, route, "failed", error_code=code) for m in sent]
-    return [DeliveryOutcome(m, route, "queued", platform_message_id=receipt.sid) for m in sent]
+        return [
+            DeliveryOutcome(messages[i], route, "failed", error_code="not_configured")
+            for i in sorted(last_send)
+        ]
+    sids: list[str] = []
+    failure: str | None = None
+    for send in sends:
+        try:
+            receipt = await runtime.sms.send(number, send.value)
+        except SmsOptedOutError:
+            failure = "21610"
+        except SmsTransportError:
+            failure = "transport"
+        except SmsError as exc:
+            failure = str(exc.code) if exc.code else "rejected"
+        if failure is not None:
+            break  # the rest would arrive out of order, or not at all (21610)
+        sids.append(receipt.sid)
+    return [
+        DeliveryOutcome(messages[index], route, "queued", platform_message_id=sids[position])
+        if position < len(sids)
+        else DeliveryOutcome(messages[index], route, "failed", error_code=failure)
+        for index, position in sorted(last_send.items())
+    ]
 
 
 async def deliver(

@@ -190,6 +190,66 @@ async def test_stop_is_recorded_as_opt_out_and_not_answered(
     assert fake_twilio.messages == []
 
 
+async def test_a_long_answer_is_split_into_sms_that_twilio_accepts(
+    fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
+) -> None:
+    checklist = "\n".join(f"{i}. 第{i}项材料：请拍清楚四个角，文字可辨认。" for i in range(1, 101))
+    long_line = "说" * 1700  # one line longer than an SMS may be
+
+    def bot(message: InboundMessage) -> list[OutboundMessage]:
+        return [
+            OutboundMessage(text="报案成功，案件号 CL202612010001。"),
+            OutboundMessage(text=checklist),
+            OutboundMessage(text=long_line),
+        ]
+
+    gateway = RecordingGateway(reply=bot)
+    async with running_channels(twilio_settings(fake_twilio), gateway) as h:
+        inbound = twilio_webhooks.inbound_sms(from_=PHONE, to=TWILIO_NUMBER, body="报案")
+        await _post(h.client, inbound)
+        await h.runtime.drain()
+
+    bodies = [m["body"] for m in fake_twilio.messages]
+    assert all(len(b) <= 1600 for b in bodies)
+    # Nothing is lost or reordered: the SMS, read in order, are the whole answer.
+    assert "".join(bodies).replace("\n", "") == (
+        "报案成功，案件号 CL202612010001。" + checklist + long_line
+    ).replace("\n", "")
+    # A message that does not fit after the one before starts its own SMS and is cut at
+    # line ends; a line longer than an SMS is cut where it must be.
+    assert bodies[0] == "报案成功，案件号 CL202612010001。"
+    assert bodies[1].startswith("1. 第1项材料") and bodies[2].endswith(
+        "100. 第100项材料：请拍清楚四个角，文字可辨认。"
+    )
+    assert bodies[3] == "说" * 1600 and bodies[4] == "说" * 100
+    sids = [m["sid"] for m in fake_twilio.messages]
+    assert [(o["status"], o["platform_message_id"]) for o in gateway.outbound] == [
+        ("queued", sids[0]),
+        ("queued", sids[2]),  # the checklist ends in the third SMS
+        ("queued", sids[4]),
+    ]
+
+
+async def test_an_sms_refused_midway_stops_the_rest_and_says_which_failed(
+    fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
+) -> None:
+    def bot(message: InboundMessage) -> list[OutboundMessage]:
+        return [OutboundMessage(text="甲" * 1500), OutboundMessage(text="乙" * 1500)]
+
+    gateway = RecordingGateway(reply=bot)
+    async with running_channels(twilio_settings(fake_twilio), gateway) as h:
+        inbound = twilio_webhooks.inbound_sms(from_=PHONE, to=TWILIO_NUMBER, body="你好")
+        fake_twilio.fail_http(503, times=10)
+        await _post(h.client, inbound)
+        await h.runtime.drain()
+
+    assert fake_twilio.messages == []
+    assert [(o["status"], o["error_code"]) for o in gateway.outbound] == [
+        ("failed", "transport"),
+        ("failed", "transport"),
+    ]
+
+
 async def test_numbered_buttons_work_over_sms(
     fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
 ) -> None:

@@ -5,7 +5,8 @@
         201 with a message resource (sid SM..., status "queued"), recorded in `messages`.
 
 Failure modes: `delay()`, `fail_http()` (5xx), `opt_out(number)` (400, code 21610, as
-Twilio answers for a number that texted STOP).
+Twilio answers for a number that texted STOP). A body over 1600 characters is refused
+with 21617, as Twilio does.
 
 `TwilioWebhooks` builds inbound-SMS and status-callback form posts with the
 X-Twilio-Signature that Twilio computes over the public URL it calls.
@@ -129,6 +130,10 @@ class FakeTwilio(LoopbackFake):
             return _error(400, 21603, "A 'From' phone number is required.")
         if not body and not form.get("MediaUrl"):
             return _error(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            return _error(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
         if to in self.opted_out:
             return _error(400, 21610, "Attempt to send to unsubscribed recipient")
         sid = "SM" + secrets.token_hex(16)
