@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from backend.claims.router import router as claims_router
 from backend.conversations.gateway import AppGateway
 from backend.conversations.router import router as conversations_router
+from backend.core.body_limit import BodySizeLimit
 from backend.core.db import make_engine, make_session_factory
 from backend.core.errors import install_error_handlers
 from backend.core.logging import configure_logging
@@ -69,6 +70,7 @@ def create_app(
         docs_url="/docs",
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, settings=resolved)
     app.include_router(health_router)
     app.include_router(staff_router)
     app.include_router(identities_router)

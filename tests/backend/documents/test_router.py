@@ -136,6 +136,76 @@ def test_body_reading_stops_at_the_limit(settings: Settings) -> None:
     assert pulled == 10  # 10 KiB > 10,000 bytes
 
 
+def test_an_oversize_form_is_refused_before_it_is_read_even_without_credentials(
+    client: TestClient, settings: Settings
+) -> None:
+    """Forms are parsed before authentication runs: the body cap must come first."""
+    settings.max_document_bytes = 4096
+    big = PNG + bytes(200_000)
+    response = client.post(
+        "/api/v1/claims/CL202611250001/documents",
+        files={"file": ("big.png", big, "image/png")},
+        data={"item_code": "invoice"},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"
+    small = client.post(
+        "/api/v1/claims/CL202611250001/documents",
+        files={"file": ("small.png", PNG, "image/png")},
+        data={"item_code": "invoice"},
+    )
+    assert small.status_code == 401  # within the cap: on to authentication as usual
+
+
+def test_an_endless_form_without_length_is_cut_off_at_the_cap(
+    client: TestClient, settings: Settings, session: Session
+) -> None:
+    settings.max_document_bytes = 4096
+    cap = settings.max_document_bytes + 64 * 1024
+    pulled = 0
+    sent: list[dict[str, Any]] = []
+    boundary = b"xYzZy"
+    head = (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="a.png"'
+        b"\r\nContent-Type: image/png\r\n\r\n" + PNG
+    )
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        chunk = head if pulled == 0 else bytes(8192)
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/claims/CL202611250001/documents",
+        "raw_path": b"/api/v1/claims/CL202611250001/documents",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"multipart/form-data; boundary=" + boundary),
+            (b"authorization", bot_headers(settings, "web:abc")["Authorization"].encode()),
+            (b"x-conversation-id", b"web:abc"),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert cap < pulled <= cap + 8192  # stopped reading one chunk past the cap
+    [start, *_] = sent
+    assert start["type"] == "http.response.start" and start["status"] == 413
+    assert document_count(session) == 0 and stored_files(settings) == []
+
+
 @pytest.mark.parametrize(
     "name", ["../../../../etc/passwd", "%2e%2e%2f%2e%2e%2fevil.png", "..\\..\\evil.png"]
 )
