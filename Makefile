@@ -17,7 +17,7 @@ BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data 
 .PHONY: help setup run test lint typecheck test-app test-bot test-conversations test-e2e validate-bot train lock clean
 
 help:
-	@echo "make run    - set up everything, then run app :8000, Rasa :5005, actions :5055, worker"
+	@echo "make run    - set up everything, then run app :8000, Rasa :5005, actions :5055"
 	@echo "make test   - set up everything, then run every test suite, lint and type checks"
 	@echo "make lock   - re-resolve both lock files after editing pyproject.toml / bot/requirements.in"
 
@@ -42,7 +42,7 @@ $(UV):
 setup: .venv/.installed .venv-bot/.installed
 
 $(MODEL): .venv-bot/.installed $(BOT_SOURCES)
-	@echo "==> training the Rasa model (offline; about 4 minutes on 2 cores)"
+	@echo "==> training the Rasa model (offline; about 3 minutes on 2 cores)"
 	$(RASA) train --config config.yml --domain domain.yml --data data \
 	  --fixed-model-name claims --out models --quiet
 	@touch $@
