@@ -122,6 +122,16 @@ class _WireSend:
     messages: set[int]  # indexes of the turn's messages this send carries (part of)
 
 
+def _last_carrier(sends: Sequence[_WireSend]) -> dict[int, int]:
+    """For each message of the turn, the position of the last send carrying a part of
+    it: the message counts as sent when that send went through."""
+    last: dict[int, int] = {}
+    for position, send in enumerate(sends):
+        for index in send.messages:
+            last[index] = position
+    return last
+
+
 def wechat_sends(messages: Sequence[OutboundMessage]) -> list[_WireSend]:
     """The customer-service API calls for a turn: neighbouring texts joined into one
     message (WeChat allows only 5 per message the user sent), long texts cut to fit."""
@@ -173,11 +183,7 @@ async def _push_wechat(
     route: DeliveryRoute = "wechat_customer_service"
     api = runtime.wechat_api
     sends = wechat_sends(messages)
-    # A message counts as sent when the last call carrying a part of it went through.
-    last_send: dict[int, int] = {}
-    for position, send in enumerate(sends):
-        for index in send.messages:
-            last_send[index] = position
+    last_send = _last_carrier(sends)
     failure: str | None = None if api is not None else "not_configured"
     failed_at = 0 if api is None else len(sends)
     if api is not None:
@@ -214,11 +220,7 @@ async def _send_sms(
 ) -> list[DeliveryOutcome]:
     route: DeliveryRoute = "sms"
     sends = sms_bodies(messages)
-    # A message counts as sent when the last SMS carrying a part of it was accepted.
-    last_send: dict[int, int] = {}
-    for position, send in enumerate(sends):
-        for index in send.messages:
-            last_send[index] = position
+    last_send = _last_carrier(sends)
     if not sends:
         return []
     if runtime.sms is None:
