@@ -1,4 +1,4 @@
-"""Operator commands: `python -m backend.cli migrate|demo-data|create-staff|wait-db`."""
+"""Operator commands: `python -m backend.cli migrate|demo-data|create-staff|sweep-blobs`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import argparse
 import getpass
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core import migrate
 from backend.core.db import make_engine, make_session_factory, transaction
-from backend.core.settings import get_settings
+from backend.core.settings import Settings, get_settings
 from backend.demo import load_demo_data
 
 
@@ -27,6 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("--role", choices=["adjuster", "agent", "admin"], required=True)
     staff.add_argument("--name", default=None)
     staff.add_argument("--password-stdin", action="store_true")
+    sweep = sub.add_parser(
+        "sweep-blobs", help="delete stored blobs no document points to (crash leftovers)"
+    )
+    sweep.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=24.0,
+        help="only blobs written at least this long ago (default 24; uploads in flight "
+        "are younger)",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -52,7 +64,33 @@ def main(argv: list[str] | None = None) -> int:
             upsert_staff(session, args.username, password, args.role, args.name or args.username)
         print(f"staff user {args.username} ({args.role}) saved")
         return 0
+    if args.command == "sweep-blobs":
+        return _sweep_blobs(settings, factory, args.older_than_hours, args.dry_run)
     return 2
+
+
+def _sweep_blobs(
+    settings: Settings, factory: sessionmaker[Session], hours: float, dry_run: bool
+) -> int:
+    from backend.documents.storage import make_document_store
+    from backend.documents.sweep import SweepReport, sweep_orphan_blobs
+
+    if hours < 0:
+        print("--older-than-hours must not be negative", file=sys.stderr)
+        return 2
+    store = make_document_store(settings)
+    verb = "would delete" if dry_run else "deleted"
+
+    def progress(report: SweepReport) -> None:
+        print(f"  checked {report.checked} blobs, {report.orphans} orphans", flush=True)
+
+    print(f"sweeping {store.kind} document store: blobs older than {hours:g} h with no document")
+    with factory() as session:
+        report = sweep_orphan_blobs(
+            session, store, grace=timedelta(hours=hours), dry_run=dry_run, progress=progress
+        )
+    print(f"checked {report.checked} blobs; {verb} {report.orphans} orphaned")
+    return 0
 
 
 def _wait_for_database(url: str, seconds: float = 10.0) -> None:

@@ -11,6 +11,8 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +42,8 @@ class DocumentStore(Protocol):
     def delete(self, key: str) -> None: ...  # no error when already gone
 
     def check(self) -> None: ...  # raises when the store cannot be used
+
+    def stale_keys(self, before: datetime) -> Iterator[str]: ...  # written before `before`
 
 
 def new_storage_key() -> str:
@@ -91,6 +95,27 @@ class LocalDirectoryStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def stale_keys(self, before: datetime) -> Iterator[str]:
+        """Keys of blobs written before `before`; half-written temporary files left by a
+        crash that old are removed on the way."""
+        if not self.root.is_dir():
+            return
+        cutoff = before.timestamp()
+        for path in self.root.rglob("*"):
+            if not path.is_file():
+                continue
+            try:
+                modified = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if modified >= cutoff:
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if _KEY.match(key):
+                yield key
+            elif path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,6 +187,16 @@ class S3Store:
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    def stale_keys(self, before: datetime) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        for page in pages:
+            for item in page.get("Contents", []):
+                modified = item["LastModified"]
+                if modified.tzinfo is None:
+                    modified = modified.replace(tzinfo=UTC)
+                if modified < before and _KEY.match(item["Key"]):
+                    yield item["Key"]
 
 
 def make_document_store(settings: Settings) -> DocumentStore:
