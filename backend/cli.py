@@ -1,4 +1,5 @@
-"""Operator commands: `python -m backend.cli migrate|demo-data|create-staff|sweep-blobs`."""
+"""Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, create-staff,
+sweep-blobs, rasa-token); `--help` lists them."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         "are younger)",
     )
     sweep.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    sub.add_parser(
+        "rasa-token", help="print the token Rasa's HTTP API must be started with (--auth-token)"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         _wait_for_database(settings.database_url)
         migrate.upgrade(settings.database_url)
         print("database schema is up to date")
+        return 0
+
+    if args.command == "rasa-token":
+        assert settings.rasa_token is not None  # set, or generated in development
+        print(settings.rasa_token.get_secret_value())
         return 0
 
     engine = make_engine(settings.database_url)

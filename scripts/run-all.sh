@@ -7,6 +7,11 @@ mkdir -p var/log
 export RASA_TELEMETRY_ENABLED=false SANIC_HOST=127.0.0.1
 export BACKEND_URL="${BACKEND_URL:-http://127.0.0.1:8000}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}"
+# Rasa's HTTP API needs a token (RASA_TOKEN, or the one generated in var/dev-secrets.json);
+# the app uses the same one.
+RASA_TOKEN="$(.venv/bin/python -m backend.cli rasa-token)" || {
+  echo "ERROR: could not read RASA_TOKEN from the settings" >&2; exit 1; }
+export RASA_TOKEN
 
 declare -A pids=()
 start() {
@@ -32,7 +37,7 @@ trap 'stop_all; exit 0' INT TERM
 start app .venv/bin/uvicorn backend.main:create_app --factory --host 127.0.0.1 --port 8000
 start actions .venv-bot/bin/python -m rasa_sdk --actions actions --port 5055
 start rasa .venv-bot/bin/rasa run --model models/claims.tar.gz --enable-api \
-  --interface 127.0.0.1 --port 5005 --endpoints bot/endpoints.yml --credentials bot/credentials.yml
+  --auth-token "$RASA_TOKEN" --interface 127.0.0.1 --port 5005 --endpoints bot/endpoints.yml --credentials bot/credentials.yml
 if [ -f backend/notifications/worker.py ]; then
   start worker .venv/bin/python -m backend.notifications.worker
 fi
@@ -42,7 +47,7 @@ cat <<MSG
     web chat (try the bot):   http://127.0.0.1:8000/chat
     API docs:                 http://127.0.0.1:8000/docs
     health:                   http://127.0.0.1:8000/health
-    Rasa:                     http://127.0.0.1:5005/status
+    Rasa:                     http://127.0.0.1:5005/status?token=<RASA_TOKEN> (python -m backend.cli rasa-token)
     action server:            http://127.0.0.1:5055/health
     logs:                     var/log/*.log
     Ctrl-C stops everything.

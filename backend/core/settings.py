@@ -25,6 +25,7 @@ DEV_SECRET_NAMES = (
     "jwt_secret",
     "payment_callback_secret",
     "document_keys",
+    "rasa_token",
 )
 
 
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
 
     # Other processes
     rasa_url: str = "http://127.0.0.1:5005"
+    # Rasa's HTTP API (`rasa run --enable-api --auth-token ...`): conversations hold
+    # personal data, so the API is never left open. The REST channel needs no token.
     rasa_token: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -118,6 +121,7 @@ def _load_dev_secrets(var_dir: Path) -> dict[str, str]:
         "jwt_secret": secrets.token_urlsafe(32),
         "payment_callback_secret": secrets.token_urlsafe(32),
         "document_keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "rasa_token": secrets.token_urlsafe(24),
     }
     changed = False
     for name, value in generated.items():

@@ -55,10 +55,19 @@ async def health(state: StateDep) -> JSONResponse:
             checks["document_store"] = {"status": "down", "error": type(exc).__name__}
 
     # The bot is needed for chat turns but the claims API works without it.
+    token = state.settings.rasa_token
     try:
         async with httpx.AsyncClient(timeout=1.0) as client:
-            response = await client.get(f"{state.settings.rasa_url}/status")
-        checks["rasa"] = {"status": "ok" if response.status_code < 500 else "down"}
+            response = await client.get(
+                f"{state.settings.rasa_url}/status",
+                params={"token": token.get_secret_value()} if token else None,
+            )
+        if response.status_code == 200:
+            checks["rasa"] = {"status": "ok"}
+        elif response.status_code in (401, 403):
+            checks["rasa"] = {"status": "down", "error": "refused RASA_TOKEN"}
+        else:
+            checks["rasa"] = {"status": "down", "error": f"HTTP {response.status_code}"}
     except httpx.HTTPError as exc:
         checks["rasa"] = {"status": "down", "error": type(exc).__name__}
 

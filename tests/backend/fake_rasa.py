@@ -10,13 +10,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 Answer = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
 class FakeRasa:
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, token: str | None = None) -> None:
         self.answer = answer
+        self.token = token  # as `rasa run --auth-token`: the HTTP API wants ?token=
         self.received: list[dict[str, Any]] = []
         self.delay = 0.0
         self.fail = False
@@ -33,6 +35,10 @@ class FakeRasa:
                 pass
 
             def do_GET(self) -> None:  # /status
+                query = parse_qs(urlsplit(self.path).query)
+                if fake.token is not None and query.get("token") != [fake.token]:
+                    self._send(401, {"reason": "NotAuthenticated"})
+                    return
                 self._send(200, {"model_file": "fake"})
 
             def do_POST(self) -> None:

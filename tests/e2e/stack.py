@@ -18,6 +18,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "claims.tar.gz"
 BOT_TOKEN = "e2e-bot-token"
+RASA_TOKEN = "e2e-rasa-token"
 
 
 def free_port() -> int:
@@ -58,6 +59,7 @@ class Stack:
             BACKEND_BOT_TOKEN=BOT_TOKEN,
             BACKEND_URL=self.app_url,
             RASA_URL=self.rasa_url,
+            RASA_TOKEN=RASA_TOKEN,
             ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
             PUBLIC_BASE_URL=self.app_url,
         )
@@ -132,6 +134,8 @@ class Stack:
                 "--model",
                 str(MODEL),
                 "--enable-api",
+                "--auth-token",
+                RASA_TOKEN,
                 "--interface",
                 "127.0.0.1",
                 "--port",
@@ -145,7 +149,7 @@ class Stack:
         )
         self._wait("app", self.app_url + "/health", 60)
         self._wait("actions", f"http://127.0.0.1:{self.actions_port}/health", 90)
-        self._wait("rasa", self.rasa_url + "/status", 240)
+        self._wait("rasa", f"{self.rasa_url}/status?token={RASA_TOKEN}", 240)
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.journey import claim_of, joined
-from tests.e2e.stack import Stack
+from tests.e2e.stack import RASA_TOKEN, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +31,12 @@ def test_all_processes_are_up(stack: Stack) -> None:
     health = httpx.get(stack.app_url + "/health", timeout=10).json()
     assert health["checks"]["database"]["status"] == "ok"
     assert health["checks"]["rasa"]["status"] == "ok"
-    status = httpx.get(stack.rasa_url + "/status", timeout=10).json()
-    assert status["model_file"].endswith("claims.tar.gz")
+    status = httpx.get(stack.rasa_url + "/status", params={"token": RASA_TOKEN}, timeout=10)
+    assert status.json()["model_file"].endswith("claims.tar.gz")
+    # Conversations hold personal data: Rasa's HTTP API is closed without the token.
+    assert httpx.get(stack.rasa_url + "/status", timeout=10).status_code == 401
+    tracker = httpx.get(stack.rasa_url + "/conversations/web:someone/tracker", timeout=10)
+    assert tracker.status_code == 401
 
 
 def test_the_bot_answers_hello(stack: Stack) -> None:

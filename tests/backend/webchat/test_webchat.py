@@ -185,6 +185,7 @@ def production_settings(tmp_path: Path, **extra: Any) -> Settings:
         jwt_secret="prod-jwt-secret-" + "x" * 32,
         payment_callback_secret="prod-payment-secret",
         document_keys=f"k1:{key}",
+        rasa_token="prod-rasa-token",
         **extra,
     )
 
