@@ -1,5 +1,5 @@
 """Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, create-staff,
-sweep-blobs, rasa-token); `--help` lists them."""
+sweep-blobs, reencrypt-documents, rasa-token); `--help` lists them."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     sweep.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     sub.add_parser(
+        "reencrypt-documents",
+        help="re-encrypt documents still under an older DOCUMENT_KEYS key with the first one",
+    )
+    sub.add_parser(
         "rasa-token", help="print the token Rasa's HTTP API must be started with (--auth-token)"
     )
     args = parser.parse_args(argv)
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             upsert_staff(session, args.username, password, args.role, args.name or args.username)
         print(f"staff user {args.username} ({args.role}) saved")
         return 0
+    if args.command == "reencrypt-documents":
+        return _reencrypt(settings, factory)
     if args.command == "sweep-blobs":
         return _sweep_blobs(settings, factory, args.older_than_hours, args.dry_run)
     return 2
@@ -100,6 +106,33 @@ def _sweep_blobs(
         )
     print(f"checked {report.checked} blobs; {verb} {report.orphans} orphaned")
     return 0
+
+
+def _reencrypt(settings: Settings, factory: sessionmaker[Session]) -> int:
+    from backend.documents.crypto import KeyRing
+    from backend.documents.rotation import RotationReport, reencrypt_documents
+    from backend.documents.storage import make_document_store
+
+    active = KeyRing.from_settings(settings).active_kid
+
+    def progress(report: RotationReport) -> None:
+        print(f"  {report.reencrypted} of {report.to_do} re-encrypted", flush=True)
+
+    print(f"re-encrypting documents with key {active!r} (the first in DOCUMENT_KEYS)")
+    report = reencrypt_documents(
+        factory, make_document_store(settings), settings, progress=progress
+    )
+    for document_id, why in report.failed:
+        print(f"  NOT re-encrypted {document_id}: {why}", file=sys.stderr)
+    print(
+        f"done: {report.reencrypted} re-encrypted, {len(report.failed)} could not be; "
+        + (
+            "older keys may now leave DOCUMENT_KEYS"
+            if not report.failed
+            else "keep the older keys until those are resolved"
+        )
+    )
+    return 1 if report.failed else 0
 
 
 def _wait_for_database(url: str, seconds: float = 10.0) -> None:

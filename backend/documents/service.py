@@ -86,7 +86,7 @@ def store_document(
     except Exception as exc:
         log.exception("document store %s refused a put for %s", store.kind, document_id)
         # The write may have landed before the error (a timeout): leave nothing behind.
-        _delete_quietly(store, storage_key)
+        delete_quietly(store, storage_key)
         raise ApiError(
             503,
             "document_store_unavailable",
@@ -107,7 +107,7 @@ def store_document(
         session.add(document)
         session.flush()
     except BaseException:
-        _delete_quietly(store, storage_key)
+        delete_quietly(store, storage_key)
         raise
     _delete_on_rollback(session, store, storage_key)
     log.info("stored document %s (%s, %d bytes)", document_id, media_type, len(data))
@@ -187,11 +187,14 @@ def _corrupt() -> ApiError:
     )
 
 
-def _delete_quietly(store: DocumentStore, storage_key: str) -> None:
+def delete_quietly(store: DocumentStore, storage_key: str) -> bool:
+    """Delete a blob no row uses; a failure is logged (sweep-blobs removes it later)."""
     try:
         store.delete(storage_key)
     except Exception:
         log.exception("could not delete orphan blob %s from %s store", storage_key, store.kind)
+        return False
+    return True
 
 
 # A blob is written before its row; if the transaction that holds the row rolls back
@@ -220,7 +223,7 @@ def _after_rollback(session: Session, previous_transaction: SessionTransaction) 
     kept = []
     for transaction, store, storage_key in pending:
         if _within(transaction, previous_transaction):
-            _delete_quietly(store, storage_key)
+            delete_quietly(store, storage_key)
         else:
             kept.append((transaction, store, storage_key))
     session.info[_PENDING_BLOBS] = kept
