@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -47,6 +49,29 @@ AMR = b"#!AMR\n" + b"\x3c" + bytes(31)
 
 # Marks the body of a sample so a test can look for it in the stored blob.
 SECRET_TEXT = "患者张伟 诊断证明 身份证 110101199001011234".encode()
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in the repository, as an operator runs the app's commands."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def operator_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an operator command against a fresh embedded set-up."""
+    return {
+        **os.environ,
+        "APP_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'claims.db'}",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DOCUMENT_DIR": str(tmp_path / "documents"),
+        "DOCUMENT_STORE": "local",
+        **extra,
+    }
 
 
 def random_key() -> str:

@@ -3,9 +3,7 @@ nothing is lost on the way, and a damaged document is reported, not rewritten.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -23,11 +21,11 @@ from tests.backend.documents.conftest import (
     PNG,
     SECRET_TEXT,
     bot_headers,
+    operator_env,
     random_key,
+    run_python,
     stored_files,
 )
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_old_documents_move_to_the_new_key_and_the_old_key_can_go(
@@ -87,20 +85,10 @@ def test_old_documents_move_to_the_new_key_and_the_old_key_can_go(
 
 def test_the_operator_command_says_when_old_keys_may_go(tmp_path: Path) -> None:
     first, second = random_key(), random_key()
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'claims.db'}",
-        "VAR_DIR": str(tmp_path / "var"),
-        "DOCUMENT_DIR": str(tmp_path / "documents"),
-        "DOCUMENT_STORE": "local",
-        "DOCUMENT_KEYS": f"k1:{first}",
-    }
+    env = operator_env(tmp_path, DOCUMENT_KEYS=f"k1:{first}")
 
     def python(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
+        return run_python(env, *args)
 
     assert python("-m", "backend.cli", "migrate").returncode == 0
     store_one = (

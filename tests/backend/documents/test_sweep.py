@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +16,15 @@ from sqlalchemy.orm import Session
 from backend.core.settings import Settings
 from backend.documents.storage import LocalDirectoryStore, S3Store, new_storage_key
 from backend.documents.sweep import SweepReport, sweep_orphan_blobs
-from tests.backend.documents.conftest import JPEG, PDF, PNG, bot_headers
+from tests.backend.documents.conftest import (
+    JPEG,
+    PDF,
+    PNG,
+    bot_headers,
+    operator_env,
+    run_python,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
 DAY = 24 * 3600
 
 
@@ -89,24 +94,10 @@ def test_s3_orphans_are_found_too(s3_settings: Settings, session: Session) -> No
 
 
 def test_the_operator_command_reports_what_it_did(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'claims.db'}",
-        "VAR_DIR": str(tmp_path / "var"),
-        "DOCUMENT_DIR": str(tmp_path / "documents"),
-        "DOCUMENT_STORE": "local",
-    }
+    env = operator_env(tmp_path)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "backend.cli", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_python(env, "-m", "backend.cli", *args)
 
     assert cli("migrate").returncode == 0
     store = LocalDirectoryStore(tmp_path / "documents")
