@@ -74,6 +74,19 @@ def _entity_or_none(entities: dict[str, str], name: str) -> str | None:
     return value if value else None
 
 
+# Submitting a claim is the one answer that cannot be taken back by "不对": below this
+# confidence an "affirm" is asked again (a button press is 1.0; a plain "确认" ~0.9).
+CONFIRM_MIN_CONFIDENCE = 0.6
+
+
+def _confidence(tracker: Tracker) -> float:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    try:
+        return float(intent.get("confidence", 1.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 class ValidateClaimForm(DynamicFormValidationAction):
     FORM_SLOTS = (*BASE_SLOTS, "correction_field", "claim_confirmed")
 
@@ -256,6 +269,10 @@ class ValidateClaimForm(DynamicFormValidationAction):
     async def validate_claim_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is True and _confidence(tracker) < CONFIRM_MIN_CONFIDENCE:
+            # "对吗？" or a word the model barely knows: a claim is not filed on a guess.
+            dispatcher.utter_message(response="utter_claim_confirm_unsure")
+            return {"claim_confirmed": None}
         if value is True:
             return {
                 "claim_confirmed": True,

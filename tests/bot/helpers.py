@@ -105,6 +105,7 @@ def form_tracker(
     slots: dict[str, Any] | None = None,
     history: Iterable[dict[str, Any]] = (),
     sender_id: str = CONVERSATION,
+    confidence: float = 0.99,
 ) -> Tracker:
     """The temporary tracker Rasa's FormAction sends to validate_<form>: the user
     message, then the form's action, then the extracted slot candidates."""
@@ -112,7 +113,7 @@ def form_tracker(
     entities = list(entities)
     latest = {
         "text": text,
-        "intent": {"name": intent, "confidence": 0.99},
+        "intent": {"name": intent, "confidence": confidence},
         "entities": entities,
         "metadata": {},
     }

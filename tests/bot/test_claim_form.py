@@ -233,6 +233,39 @@ async def test_confirm_sets_one_idempotency_key(
     uuid.UUID(changes["claim_submission_key"])
 
 
+async def test_an_unsure_yes_does_not_file_the_claim(
+    backend: FakeBackend, dispatcher: CollectingDispatcher
+) -> None:
+    tracker = form_tracker(
+        FORM,
+        "claim_confirmed",
+        {"claim_confirmed": True},
+        text="对吗",
+        intent="affirm",
+        slots=FILLED,
+        confidence=0.41,
+    )
+    changes = slot_changes(await ValidateClaimForm().run(dispatcher, tracker, {}))
+    assert changes["claim_confirmed"] is None
+    assert changes["requested_slot"] == "claim_confirmed"  # the summary is shown again
+    assert "claim_submission_key" not in changes
+    assert responses(dispatcher) == ["utter_claim_confirm_unsure"]
+    assert backend.calls("POST", "/claims") == []
+
+    pressed = CollectingDispatcher()
+    button = form_tracker(
+        FORM,
+        "claim_confirmed",
+        {"claim_confirmed": True},
+        text="/affirm",
+        intent="affirm",
+        slots=FILLED,
+        confidence=1.0,
+    )
+    changes = slot_changes(await ValidateClaimForm().run(pressed, button, {}))
+    assert changes["claim_confirmed"] is True and pressed.messages == []
+
+
 async def test_no_asks_which_field_and_reasks_only_that_one(backend: FakeBackend) -> None:
     dispatcher = CollectingDispatcher()
     tracker = form_tracker(
