@@ -21,6 +21,13 @@ def _outbox_events(session: Session, number: str) -> list[str]:
     )
 
 
+def _backdate(session: Session, claim_number: str, **days_ago: int) -> None:
+    """Move a claim's milestones (e.g. approved_at=8) that many days into the past."""
+    values = {field: datetime.now(UTC) - timedelta(days=n) for field, n in days_ago.items()}
+    session.execute(update(Claim).where(Claim.claim_number == claim_number).values(**values))
+    session.flush()
+
+
 def test_small_clear_claim_is_fast_tracked_when_the_last_document_arrives(
     client: TestClient, zhang: dict[str, str], session: Session
 ) -> None:
@@ -181,12 +188,7 @@ def test_rejection_notice_stops_the_three_day_clock(
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_rejected"
     client.post(f"/api/v1/claims/{n}/reject", json={"reason": "非保险责任"}, headers=adjuster)
     # Rejected four days ago and no notice recorded: overdue for staff.
-    session.execute(
-        update(Claim)
-        .where(Claim.claim_number == n)
-        .values(rejected_at=datetime.now(UTC) - timedelta(days=4))
-    )
-    session.flush()
+    _backdate(session, n, rejected_at=4)
     listed = client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"]
     assert [c["claim_number"] for c in listed] == [n]
     bad = client.post(
@@ -265,12 +267,7 @@ def test_overdue_claims_are_listed_for_staff(
     fresh = report(client, zhang, claimed_amount="9999.00").json()
     attach_all(client, zhang, fresh)
     # The documents of one claim were complete 61 days ago and nobody decided.
-    session.execute(
-        update(Claim)
-        .where(Claim.claim_number == late["claim_number"])
-        .values(documents_completed_at=datetime.now(UTC) - timedelta(days=61))
-    )
-    session.flush()
+    _backdate(session, late["claim_number"], documents_completed_at=61)
     listed = client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"]
     assert [c["claim_number"] for c in listed] == [late["claim_number"]]
     deadlines = listed[0]["deadlines"]
@@ -285,21 +282,11 @@ def test_payment_due_and_soon_due(
     attach_all(client, zhang, claim)
     n = claim["claim_number"]
     client.post(f"/api/v1/claims/{n}/approve", json={"amount": "9999.00"}, headers=adjuster)
-    session.execute(
-        update(Claim)
-        .where(Claim.claim_number == n)
-        .values(approved_at=datetime.now(UTC) - timedelta(days=8))
-    )
-    session.flush()
+    _backdate(session, n, approved_at=8)
     view = client.get(f"/api/v1/claims/{n}", headers=adjuster).json()
     payment = next(d for d in view["deadlines"]["items"] if d["name"] == "payment")
     assert payment["soon_due"] is True and payment["overdue"] is False
-    session.execute(
-        update(Claim)
-        .where(Claim.claim_number == n)
-        .values(approved_at=datetime.now(UTC) - timedelta(days=11))
-    )
-    session.flush()
+    _backdate(session, n, approved_at=11)
     view = client.get(f"/api/v1/claims/{n}", headers=adjuster).json()
     payment = next(d for d in view["deadlines"]["items"] if d["name"] == "payment")
     assert payment["overdue"] is True
