@@ -1,9 +1,9 @@
-"""FastAPI dependencies of the channel routes. The app provides both:
+"""FastAPI dependencies of the channel routes. The app's lifespan provides both:
 
-    app.dependency_overrides[get_gateway] = lambda: my_gateway
-    app.state.channel_runtime = runtime   # from open_channel_runtime() in the lifespan
+    app.state.channel_runtime = runtime   # open_channel_runtime() + platform adapters
+    app.state.channel_gateway = gateway   # the app's ConversationGateway
 
-(or overrides `get_channel_runtime` as well).
+(tests may override `get_gateway` / `get_channel_runtime` instead).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from channels.gateway import ConversationGateway
 from channels.runtime import ChannelRuntime
 
 
-def get_gateway() -> ConversationGateway:
-    raise RuntimeError(
-        "No ConversationGateway: the app must set "
-        "app.dependency_overrides[channels.deps.get_gateway]"
-    )
+def get_gateway(request: Request) -> ConversationGateway:
+    gateway = getattr(request.app.state, "channel_gateway", None)
+    if not isinstance(gateway, ConversationGateway):
+        raise RuntimeError(
+            "No ConversationGateway: the app's lifespan must set app.state.channel_gateway"
+        )
+    return gateway
 
 
 def get_channel_runtime(request: Request) -> ChannelRuntime:

@@ -21,6 +21,7 @@ Contract the app must keep:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
@@ -52,6 +53,12 @@ class ConversationGateway(Protocol):
         """
         ...
 
+    async def deliver(self, conversation_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """Send the bot's answer that did not go out as a passive reply (a WeChat turn
+        past the reply budget, every SMS answer) over the conversation's channel, and
+        record each message's outcome. A refusal is recorded, not raised."""
+        ...
+
     async def record_outbound(
         self,
         conversation_id: str,
@@ -73,7 +80,8 @@ class ConversationGateway(Protocol):
     async def record_delivery_status(
         self, platform_message_id: str, status: str, error_code: str | None
     ) -> None:
-        """Update the delivery status of a message sent earlier (Twilio status callback).
+        """Update the delivery status of a message sent earlier (Twilio status callback,
+        WeChat TEMPLATESENDJOBFINISH: "delivered", or "failed" with the reason).
 
         `status` is the platform's word ("sent", "delivered", "undelivered", "failed", ...).
         Callbacks may arrive more than once and out of order: make it idempotent.

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Channel = Literal["wechat", "sms"]
+Channel = Literal["wechat", "sms", "web"]
 InboundKind = Literal["text", "image", "voice", "file", "event", "unsupported"]
 DeliveryStatus = Literal["sent", "queued", "failed"]
-DeliveryRoute = Literal["wechat_passive", "wechat_customer_service", "wechat_template", "sms"]
+DeliveryRoute = Literal[
+    "wechat_passive", "wechat_customer_service", "wechat_template", "sms", "web"
+]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Attachment:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    conversation_id: str  # "wechat:<openid>" or "sms:<E.164>"
+    conversation_id: str  # "wechat:<openid>", "sms:<E.164>" or "web:<id>"
     channel: Channel
     kind: InboundKind
     sender_id: str  # openid or E.164 phone number

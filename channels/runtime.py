@@ -4,7 +4,8 @@
         app.state.channel_runtime = runtime
         yield
 
-Nothing is created at import time. Background work (turns that missed the reply
+Nothing is created at import time. The composition root (backend/composition.py) adds
+the platform adapters to `runtime.adapters`. Background work (turns that missed the reply
 budget, SMS answers, pushes) runs in tasks owned by the runtime; leaving the context
 waits for them a little, then cancels what is left.
 """
@@ -18,17 +19,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 
 from channels.buttons import ButtonMemory
 from channels.dedup import Deduplicator
+from channels.delivery import ChannelAdapter
 from channels.settings import ChannelSettings
 from channels.store import KeyValueStore, MemoryStore, RedisStore
 from channels.turns import TurnRegistry
-from channels.twilio.sender import SmsSender
-from channels.wechat.client import WeChatApiClient
-from channels.wechat.crypto import SafeModeCrypto
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +38,8 @@ class ChannelRuntime:
     dedup: Deduplicator
     buttons: ButtonMemory
     turns: TurnRegistry = field(init=False)
-    wechat_api: WeChatApiClient | None = None
-    wechat_crypto: SafeModeCrypto | None = None
-    sms: SmsSender | None = None
+    # One outbound adapter per conversation prefix ("wechat", "sms", "web").
+    adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -89,7 +86,11 @@ async def open_channel_runtime(
     redis: Redis | None = None,
     drain_seconds: float = 10.0,
 ) -> AsyncIterator[ChannelRuntime]:
-    """Build the runtime. `redis` (or REDIS_URL) makes state shared across replicas."""
+    """Build the runtime. `redis` (or REDIS_URL) makes state shared across replicas.
+
+    The platform adapters are the composition root's to add (`runtime.adapters`): this
+    generic module never imports a platform folder.
+    """
     async with AsyncExitStack() as stack:
         if redis is None and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
@@ -97,53 +98,11 @@ async def open_channel_runtime(
         store: KeyValueStore = (
             RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
         )
-
-        wechat_api = None
-        wechat_crypto = None
-        if settings.wechat_api_enabled:
-            assert settings.wechat_app_id and settings.wechat_app_secret
-            wechat_http = httpx.AsyncClient(timeout=settings.wechat_http_timeout_seconds)
-            stack.push_async_callback(wechat_http.aclose)
-            wechat_api = WeChatApiClient(
-                app_id=settings.wechat_app_id,
-                app_secret=settings.wechat_app_secret,
-                base_url=settings.wechat_api_base_url,
-                http=wechat_http,
-                store=store,
-            )
-        if settings.wechat_enabled and settings.wechat_safe_mode:
-            assert settings.wechat_token and settings.wechat_aes_key
-            if not settings.wechat_app_id:
-                raise ValueError("WECHAT_AES_KEY (safe mode) needs WECHAT_APP_ID")
-            wechat_crypto = SafeModeCrypto(
-                token=settings.wechat_token.get_secret_value(),
-                encoding_aes_key=settings.wechat_aes_key.get_secret_value(),
-                app_id=settings.wechat_app_id,
-            )
-
-        sms = None
-        if settings.twilio_enabled and settings.twilio_from_number:
-            assert settings.twilio_account_sid and settings.twilio_auth_token
-            twilio_http = httpx.AsyncClient(timeout=settings.twilio_http_timeout_seconds)
-            stack.push_async_callback(twilio_http.aclose)
-            sms = SmsSender(
-                account_sid=settings.twilio_account_sid,
-                auth_token=settings.twilio_auth_token,
-                from_number=settings.twilio_from_number,
-                api_base_url=settings.twilio_api_base_url,
-                status_callback_url=settings.twilio_status_callback_url,
-                http=twilio_http,
-                timeout_seconds=settings.twilio_http_timeout_seconds,
-            )
-
         runtime = ChannelRuntime(
             settings=settings,
             store=store,
             dedup=Deduplicator(store, ttl_seconds=settings.dedup_ttl_seconds),
             buttons=ButtonMemory(store, ttl_seconds=settings.button_ttl_seconds),
-            wechat_api=wechat_api,
-            wechat_crypto=wechat_crypto,
-            sms=sms,
         )
         try:
             yield runtime

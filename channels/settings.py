@@ -1,17 +1,18 @@
-"""Channel settings, read from the environment (or `.env`).
+"""What the channel adapters need to know, handed to them by the app.
 
-A channel whose credentials are missing is simply disabled: its routes answer 404 and
-its sender is not built, so `make run` works with no credentials at all.
+The app's one Settings object (backend/core/settings.py) reads the environment and
+builds this view (`Settings.channels`); the channels never read the environment
+themselves. A channel whose credentials are missing is simply disabled: its routes
+answer 404 and its sender is not built, so `make run` works with no credentials at all.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
-class ChannelSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+class ChannelSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     # WeChat Official Account (公众号). The callback token signs every callback, so it is a
     # secret too. WECHAT_AES_KEY set = safe (AES) mode: plain callbacks are refused.

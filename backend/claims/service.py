@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from backend.domain import deadlines as deadline_rules
 from backend.domain import fast_track, payout, risk
 from backend.domain.coverage import ReportRefused, check_reportable
 from backend.domain.state_machine import DECIDED, IllegalTransition, transition
-from backend.domain.types import Actor, ClaimStatus, ClaimType
+from backend.domain.types import Actor, ClaimStatus, ClaimType, NoticeKind
 from backend.models import (
     ChecklistEntry,
     Claim,
@@ -51,6 +51,11 @@ class Who:
 
 def local_today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _days_from_today(settings: Settings, days: int) -> str:
+    """The local date `days` from today, as the customer is told it (ISO)."""
+    return (local_today(settings) + timedelta(days=days)).isoformat()
 
 
 def local_day(settings: Settings, moment: datetime | None) -> date | None:
@@ -255,11 +260,13 @@ def _insert_claim(
     _flag_risks(session, settings, claim, policy, today)
     # The whole checklist is told at once (Insurance Law Art. 22).
     _move(session, claim, S.DOCUMENTS_PENDING, Who(Actor.SYSTEM_RULE, "checklist"), None)
+    claim.documents_requested_at = datetime.now(UTC)
     enqueue(
         session,
         claim,
-        "documents_requested",
+        NoticeKind.CLAIM_FILED,
         missing=[{"code": i.code, "name": i.name} for i in items],
+        decision_days=settings.decision_days,
     )
     session.flush()
     return claim
@@ -463,10 +470,23 @@ def automatic_review(
             "; ".join(reasons) or "小额快赔",
             data={"approved_amount": str(claim.claimed_amount), "payout": str(amount)},
         )
-        enqueue(session, claim, "approved", payout_amount=str(amount), fast_track=True)
+        enqueue(
+            session,
+            claim,
+            NoticeKind.APPROVED,
+            approved_amount=str(claim.claimed_amount),
+            payout_amount=str(amount),
+            payment_due=_days_from_today(settings, settings.payment_days),
+            fast_track=True,
+        )
     else:
         _event(session, claim, rule, "sent_to_manual_review", reason="; ".join(reasons))
-        enqueue(session, claim, "under_review")
+        enqueue(
+            session,
+            claim,
+            NoticeKind.DOCUMENTS_COMPLETE,
+            decision_due=_days_from_today(settings, settings.decision_days),
+        )
     session.flush()
     return decision
 
@@ -592,14 +612,22 @@ def approve(
             "limit_remaining": str(breakdown.limit_remaining),
         },
     )
-    enqueue(session, claim, target.value, payout_amount=str(breakdown.payout), reason=reason)
+    enqueue(
+        session,
+        claim,
+        NoticeKind(target.value),
+        approved_amount=str(claim.approved_amount),
+        payout_amount=str(breakdown.payout),
+        payment_due=_days_from_today(settings, settings.payment_days),
+        reason=(reason or "").strip() or None,
+    )
     session.flush()
     return claim
 
 
 def reject(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
     _move(session, claim, S.REJECTED, who, reason)
-    enqueue(session, claim, "rejected", reason=reason.strip())
+    enqueue(session, claim, NoticeKind.REJECTED, reason=reason.strip())
     session.flush()
     return claim
 
@@ -664,10 +692,12 @@ def request_documents(
             data={"items": list(item_codes)},
         )
     claim.documents_completed_at = None
+    claim.documents_requested_at = datetime.now(UTC)
+    claim.document_reminders_sent = 0
     enqueue(
         session,
         claim,
-        "documents_requested",
+        NoticeKind.DOCUMENTS_REQUESTED,
         reason=reason.strip(),
         missing=[{"code": c, "name": entries[c].name} for c in item_codes],
     )
@@ -677,14 +707,14 @@ def request_documents(
 
 def mark_paid(session: Session, claim: Claim, who: Who, reference: str | None = None) -> Claim:
     _move(session, claim, S.PAID, who, None, data={"reference": reference} if reference else None)
-    enqueue(session, claim, "paid", payout_amount=str(claim.payout_amount))
+    enqueue(session, claim, NoticeKind.PAID, payout_amount=str(claim.payout_amount))
     session.flush()
     return claim
 
 
 def close(session: Session, claim: Claim, who: Who, reason: str | None = None) -> Claim:
     _move(session, claim, S.CLOSED, who, reason)
-    enqueue(session, claim, "closed")
+    enqueue(session, claim, NoticeKind.CLOSED)
     session.flush()
     return claim
 
@@ -696,14 +726,16 @@ def reopen(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
     claim.decided_at = None
     claim.rejected_at = None
     claim.rejection_notified_at = None
-    enqueue(session, claim, "reopened", reason=reason.strip())
+    claim.documents_requested_at = datetime.now(UTC)
+    claim.document_reminders_sent = 0
+    enqueue(session, claim, NoticeKind.REOPENED, reason=reason.strip())
     session.flush()
     return claim
 
 
 def withdraw(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
     _move(session, claim, S.WITHDRAWN, who, reason)
-    enqueue(session, claim, "withdrawn")
+    enqueue(session, claim, NoticeKind.WITHDRAWN)
     session.flush()
     return claim
 
@@ -737,4 +769,5 @@ def record_payment_failure(session: Session, claim: Claim, reference: str, statu
         reason=status,
         data={"reference": reference},
     )
+    enqueue(session, claim, NoticeKind.PAYMENT_FAILED, reference=reference)
     session.flush()

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.conversations.outbound import ensure_conversation
+from backend.conversations.rasa import RasaError
 from backend.core.db import transaction
-from backend.core.state import AppState
 from backend.documents.service import store_document
-from backend.documents.storage import DocumentStore
-from backend.models import Conversation, TranscriptMessage
+from backend.models import TranscriptMessage
+from backend.notifications.delivery_status import record_notice_status
+from channels.delivery import DeliveryOutcome
 from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    from backend.core.state import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,22 +61,11 @@ _STATUS_ORDER = {
 
 
 class AppGateway:
-    def __init__(
-        self,
-        state: AppState,
-        document_store: DocumentStore,
-        http: httpx.AsyncClient,
-        *,
-        apology_text: str,
-        listeners: list[Callable[[str, list[OutboundMessage]], None]] | None = None,
-    ) -> None:
-        self.state = state
-        self.settings = state.settings
-        self.document_store = document_store
-        self.http = http
-        self.apology_text = apology_text
-        # Called with every bot answer (the web chat pushes them to the browser).
-        self.listeners = listeners if listeners is not None else []
+    def __init__(self, services: Services) -> None:
+        self.state = services
+        self.settings = services.settings
+        self.document_store = services.document_store
+        self.apology_text = services.settings.fallback_reply_text
 
     async def _db(self, work: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -116,6 +109,10 @@ class AppGateway:
         """Store the message; return (stored, mode, opted_out, rejoined)."""
         conversation = ensure_conversation(session, message.conversation_id)
         conversation.last_inbound_at = datetime.now(UTC)
+        if message.kind != "event" or message.event == "click":
+            # The customer's own message or menu click opens WeChat's 48-hour window;
+            # platform events (subscribe, unsubscribe, template reports) do not.
+            conversation.last_customer_message_at = conversation.last_inbound_at
         rejoined = False
         if message.kind == "event" and message.event == "subscribe":
             conversation.opted_out = False
@@ -173,18 +170,14 @@ class AppGateway:
         self, conversation_id: str, text: str, metadata: dict[str, Any]
     ) -> list[OutboundMessage]:
         """One bot turn through Rasa's REST channel; an apology when Rasa fails."""
-        url = f"{self.settings.rasa_url}/webhooks/rest/webhook"
         try:
-            response = await self.http.post(
-                url, json={"sender": conversation_id, "message": text, "metadata": metadata}
-            )
-            response.raise_for_status()
-            answers = [OutboundMessage.from_rasa(m) for m in response.json()]
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("bot turn failed for %s: %s", conversation_id, type(exc).__name__)
+            answers = [
+                OutboundMessage.from_rasa(m)
+                for m in await self.state.rasa.turn(conversation_id, text, metadata)
+            ]
+        except RasaError as exc:
+            log.warning("bot turn failed for %s: %s", conversation_id, exc)
             answers = [OutboundMessage(text=self.apology_text)]
-        for listener in self.listeners:
-            listener(conversation_id, answers)
         return answers
 
     # ------------------------------------------------------------ media
@@ -203,6 +196,9 @@ class AppGateway:
 
     # ------------------------------------------------------------ outbound
 
+    async def deliver(self, conversation_id: str, messages: Sequence[OutboundMessage]) -> None:
+        await self.state.outbound.send_text(conversation_id, messages, sender="bot")
+
     async def record_outbound(
         self,
         conversation_id: str,
@@ -213,22 +209,14 @@ class AppGateway:
         platform_message_id: str | None = None,
         error_code: str | None = None,
     ) -> None:
-        def work(session: Session) -> None:
-            ensure_conversation(session, conversation_id)
-            session.add(
-                TranscriptMessage(
-                    conversation_id=conversation_id,
-                    direction="outbound",
-                    sender="bot",
-                    channel=conversation_id.split(":", 1)[0],
-                    text=message.text,
-                    platform_message_id=platform_message_id,
-                    delivery_status=status,
-                    error_code=error_code,
-                )
-            )
-
-        await self._db(work)
+        if route == "wechat_passive":
+            await self.state.outbound.record_passive(conversation_id, message)
+            return
+        await self.state.outbound._record(
+            conversation_id,
+            [DeliveryOutcome(message, route, status, platform_message_id, error_code)],
+            sender="bot",
+        )
 
     async def record_delivery_status(
         self, platform_message_id: str, status: str, error_code: str | None
@@ -247,9 +235,12 @@ class AppGateway:
                     TranscriptMessage.delivery_status.not_in(later),
                 )
             )
-        await self._db(
-            lambda s: s.execute(statement.values(delivery_status=status, error_code=error_code))
-        )
+
+        def work(session: Session) -> None:
+            session.execute(statement.values(delivery_status=status, error_code=error_code))
+            record_notice_status(session, platform_message_id, status, error_code)
+
+        await self._db(work)
 
     async def mark_opted_out(self, conversation_id: str, *, reason: str) -> None:
         def work(session: Session) -> None:
@@ -258,15 +249,6 @@ class AppGateway:
             log.info("conversation %s opted out (%s)", conversation_id, reason)
 
         await self._db(work)
-
-
-def ensure_conversation(session: Session, conversation_id: str) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        conversation = Conversation(id=conversation_id, channel=conversation_id.split(":", 1)[0])
-        session.add(conversation)
-        session.flush()
-    return conversation
 
 
 def transcript(session: Session, conversation_id: str) -> list[TranscriptMessage]:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from backend.conversations.gateway import ensure_conversation
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
-from backend.core.security import BotDep
-from backend.models import Handoff, Survey
+from backend.core.security import BotCaller, BotDep
+from backend.domain.types import NoticeChannel
+from backend.models import Handoff, Policyholder, Survey
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -57,6 +58,13 @@ class SurveyIn(BaseModel):
 
 @router.post("/surveys", status_code=201)
 def create_survey(body: SurveyIn, caller: BotDep, session: SessionDep) -> dict[str, int]:
+    if (
+        body.claim_number
+        and session.scalars(
+            select(Survey.id).where(Survey.claim_number == body.claim_number)
+        ).first()
+    ):
+        raise ApiError(409, "survey_exists", "这笔理赔已经评价过了 / this claim was already rated")
     survey = Survey(
         conversation_id=caller.conversation_id,
         policyholder_id=caller.policyholder_id,
@@ -68,6 +76,50 @@ def create_survey(body: SurveyIn, caller: BotDep, session: SessionDep) -> dict[s
     session.add(survey)
     session.flush()
     return {"survey_id": survey.id}
+
+
+class NoticePreferencesIn(BaseModel):
+    channel: NoticeChannel | None = None
+    paused: bool | None = None
+
+
+class NoticePreferencesOut(BaseModel):
+    channel: NoticeChannel
+    paused: bool
+
+
+def _holder(caller: BotCaller, session: SessionDep) -> Policyholder:
+    if caller.policyholder_id is None:
+        raise ApiError(403, "not_verified", "请先核实身份 / verify your identity first")
+    holder = session.get(Policyholder, caller.policyholder_id)
+    assert holder is not None
+    return holder
+
+
+@router.get("/me/notice-preferences")
+def notice_preferences(caller: BotDep, session: SessionDep) -> NoticePreferencesOut:
+    holder = _holder(caller, session)
+    return NoticePreferencesOut(
+        channel=NoticeChannel(holder.notice_channel), paused=holder.notices_paused
+    )
+
+
+@router.put("/me/notice-preferences")
+def set_notice_preferences(
+    body: NoticePreferencesIn, caller: BotDep, session: SessionDep
+) -> NoticePreferencesOut:
+    """The customer chooses where proactive notices go, or stops and restarts them."""
+    holder = _holder(caller, session)
+    if body.channel is None and body.paused is None:
+        raise ApiError(422, "validation_error", "请给出 channel 或 paused / give channel or paused")
+    if body.channel is not None:
+        holder.notice_channel = body.channel.value
+    if body.paused is not None:
+        holder.notices_paused = body.paused
+    session.flush()
+    return NoticePreferencesOut(
+        channel=NoticeChannel(holder.notice_channel), paused=holder.notices_paused
+    )
 
 
 class PublicSettingsOut(BaseModel):

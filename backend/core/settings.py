@@ -20,6 +20,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channels.settings import ChannelSettings
+
 DEV_SECRET_NAMES = (
     "bot_service_token",
     "jwt_secret",
@@ -78,7 +80,57 @@ class Settings(BaseSettings):
     # Rasa's HTTP API (`rasa run --enable-api --auth-token ...`): conversations hold
     # personal data, so the API is never left open. The REST channel needs no token.
     rasa_token: SecretStr | None = None
+    # The URL the platforms call (scheme and host as seen from outside, behind any TLS
+    # proxy). Twilio signs this URL, and status callbacks are built from it.
     public_base_url: str = "http://127.0.0.1:8000"
+
+    # ---------------------------------------------------------------- channels
+    # WeChat Official Account (公众号). The callback token signs every callback, so it is a
+    # secret too. WECHAT_AES_KEY set = safe (AES) mode: plain callbacks are refused.
+    wechat_token: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_reply_budget_seconds: float = Field(default=4.0, gt=0)
+    wechat_signature_max_age_seconds: int = Field(default=300, gt=0)
+    wechat_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Notice kind -> template id of the Official Account's template messages, as JSON
+    # ({"approved": "tmpl-id", ...}); the fields each template takes are in
+    # bot/wechat_templates.yml. A kind without a template cannot go out as a template.
+    wechat_templates: dict[str, str] = Field(default_factory=dict)
+    # Twilio SMS.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_http_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Shared channel state in Redis (dedup, turn replies, buttons, WeChat token).
+    redis_key_prefix: str = "claims:channels:"
+    dedup_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    turn_result_ttl_seconds: int = Field(default=600, gt=0)
+    button_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    fallback_reply_text: str = "抱歉，系统繁忙，您的消息已收到，请稍后再试。"
+
+    # ---------------------------------------------------------------- notifications
+    # Proactive SMS notices wait while these hours last ("HH:MM-HH:MM" in TIMEZONE;
+    # empty = never). Replies to the customer and agents' messages are never held.
+    sms_quiet_hours: str = "21:00-08:00"
+    document_reminder_days: int = Field(default=3, ge=1)
+    document_reminders_max: int = Field(default=2, ge=0)
+    notice_max_attempts: int = Field(default=8, ge=1)
+    notice_retry_base_seconds: float = Field(default=5.0, gt=0)
+    notice_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # A notice still undelivered this long after its change is dropped as stale.
+    notice_max_age_hours: int = Field(default=72, ge=1)
+    # How long a worker holds the notices it took; after that another worker may
+    # take them (the first one died).
+    notice_lease_seconds: float = Field(default=60.0, gt=0)
+    notice_batch_size: int = Field(default=20, ge=1)
+    # Without Redis the worker looks for new notices this often.
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # /health calls the worker dead when it has not reported for this long.
+    worker_stale_seconds: float = Field(default=30.0, gt=0)
 
     demo_data: bool = Field(default=True, description="load demo policies into an empty database")
     # The local web chat is a try-out channel without platform credentials: on by
@@ -101,6 +153,13 @@ class Settings(BaseSettings):
     @property
     def web_chat_enabled(self) -> bool:
         return self.web_chat if self.web_chat is not None else self.app_env == "development"
+
+    @property
+    def channels(self) -> ChannelSettings:
+        """The channel adapters' view of these settings."""
+        return ChannelSettings(
+            **{name: getattr(self, name) for name in ChannelSettings.model_fields}
+        )
 
     @property
     def fast_track_limits(self) -> dict[str, Decimal]:

@@ -16,8 +16,7 @@ _CHUNK = 64 * 1024
 
 
 def get_document_store(state: StateDep) -> DocumentStore:
-    store: DocumentStore = state.extras["document_store"]
-    return store
+    return state.document_store
 
 
 DocumentStoreDep = Annotated[DocumentStore, Depends(get_document_store)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Vocabulary(str, Enum):
+class Vocabulary(str, Enum):  # noqa: UP042 - the action server runs Python 3.10
     def __str__(self) -> str:
         return str(self.value)
 

@@ -17,7 +17,7 @@ from backend.models.conversation import (
     VerificationAttempt,
 )
 from backend.models.document import Document
-from backend.models.notification import OutboxMessage
+from backend.models.notification import OutboxMessage, ScheduledJob, WorkerHeartbeat
 from backend.models.policy import ChannelIdentity, Coverage, Policy, Policyholder
 from backend.models.staff import StaffUser
 
@@ -37,8 +37,10 @@ __all__ = [
     "Policy",
     "Policyholder",
     "RiskFlagRecord",
+    "ScheduledJob",
     "StaffUser",
     "Survey",
     "TranscriptMessage",
     "VerificationAttempt",
+    "WorkerHeartbeat",
 ]

@@ -68,6 +68,10 @@ class Claim(Base):
     paid_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     advance_payment_flagged_at: Mapped[datetime | None]
+    # When the customer was last asked for documents (filing or an adjuster's request),
+    # and how many reminders have gone out since: DOCUMENT_REMINDER_DAYS/_MAX.
+    documents_requested_at: Mapped[datetime | None]
+    document_reminders_sent: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -26,8 +26,12 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     # 'bot' normally; 'handoff' while a person has it.
     mode: Mapped[str] = mapped_column(String(20), default="bot")
+    # Unsubscribed (WeChat) or STOP / 21610 (SMS): nothing may be sent here.
     opted_out: Mapped[bool] = mapped_column(default=False)
     last_inbound_at: Mapped[datetime | None]
+    # The customer's own last message or menu click (not platform events): WeChat's
+    # 48-hour customer-service window runs from here.
+    last_customer_message_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -72,3 +76,6 @@ class Survey(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # One rating per claim: the survey is asked once, and answered once.
+    __table_args__ = (UniqueConstraint("claim_number"),)

@@ -19,6 +19,10 @@ class Policyholder(Base):
     id_last4: Mapped[str] = mapped_column(String(4))
     phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
     preferred_language: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    # Where proactive notices go (NoticeChannel): "auto" follows where they last wrote.
+    notice_channel: Mapped[str] = mapped_column(String(10), default="auto")
+    # The customer asked for no proactive notices (they can still ask in the chat).
+    notices_paused: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     policies: Mapped[list[Policy]] = relationship(back_populates="policyholder", lazy="raise")

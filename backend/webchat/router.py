@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,38 +16,21 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from backend.conversations.gateway import AppGateway
 from backend.core.deps import StateDep
 from backend.core.errors import ApiError
+from backend.core.state import Services
 from backend.documents.deps import read_request_body
-from channels.messages import Attachment, InboundMessage, OutboundMessage
+from channels.messages import Attachment, InboundMessage
 
 router = APIRouter(tags=["web chat"])
 PAGE = (Path(__file__).parent / "static" / "chat.html").read_text(encoding="utf-8")
 CONVERSATION_PATTERN = r"^web:[A-Za-z0-9_-]{8,64}$"
 
 
-class PushHub:
-    """Bot answers for a web conversation go to every open browser tab of it."""
-
-    def __init__(self) -> None:
-        self.queues: dict[str, set[asyncio.Queue[list[dict[str, object]]]]] = defaultdict(set)
-
-    def publish(self, conversation_id: str, answers: list[OutboundMessage]) -> None:
-        if not conversation_id.startswith("web:"):
-            return
-        payload = [a.to_dict() for a in answers]
-        for queue in list(self.queues.get(conversation_id, ())):
-            queue.put_nowait(payload)
-
-
-def _hub(state: StateDep) -> PushHub:
-    hub = state.extras.get("webchat_hub")
-    if hub is None:
-        hub = state.extras["webchat_hub"] = PushHub()
-        gateway: AppGateway = state.extras["gateway"]
-        gateway.listeners.append(hub.publish)
-    return hub
+async def _turn(state: Services, message: InboundMessage) -> None:
+    """One turn, answered over the event stream through the one outbound path."""
+    answers = await state.gateway.handle_inbound(message)
+    await state.gateway.deliver(message.conversation_id, answers)
 
 
 class SendIn(BaseModel):
@@ -65,11 +47,9 @@ def chat_page() -> HTMLResponse:
 @router.post("/chat/api/messages", status_code=202)
 async def send(body: SendIn, state: StateDep) -> dict[str, str]:
     """Take the message and answer over the event stream (like a platform would)."""
-    _hub(state)
-    gateway: AppGateway = state.extras["gateway"]
     message = InboundMessage(
         conversation_id=body.conversation_id,
-        channel="web",  # type: ignore[arg-type]
+        channel="web",
         kind="text",
         sender_id=body.conversation_id.removeprefix("web:"),
         text=body.payload or body.text,
@@ -78,9 +58,7 @@ async def send(body: SendIn, state: StateDep) -> dict[str, str]:
         dedup_key=secrets.token_hex(8),
         created_at=datetime.now(UTC),
     )
-    task = asyncio.create_task(gateway.handle_inbound(message))
-    state.extras.setdefault("webchat_tasks", set()).add(task)
-    task.add_done_callback(state.extras["webchat_tasks"].discard)
+    state.channels.spawn(_turn(state, message))
     return {"status": "accepted"}
 
 
@@ -91,8 +69,7 @@ async def attach(
     conversation_id: Annotated[str, Query(pattern=CONVERSATION_PATTERN)],
     x_filename: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, str]:
-    _hub(state)
-    gateway: AppGateway = state.extras["gateway"]
+    gateway = state.gateway
     data = await read_request_body(request, state.settings)
     if not data:
         raise ApiError(422, "validation_error", "空文件 / empty file")
@@ -102,7 +79,7 @@ async def attach(
     )
     message = InboundMessage(
         conversation_id=conversation_id,
-        channel="web",  # type: ignore[arg-type]
+        channel="web",
         kind="file",
         sender_id=conversation_id.removeprefix("web:"),
         platform_message_id=secrets.token_hex(8),
@@ -110,9 +87,7 @@ async def attach(
         attachments=(Attachment(document_id, filename, "application/octet-stream", len(data)),),
         created_at=datetime.now(UTC),
     )
-    task = asyncio.create_task(gateway.handle_inbound(message))
-    state.extras.setdefault("webchat_tasks", set()).add(task)
-    task.add_done_callback(state.extras["webchat_tasks"].discard)
+    state.channels.spawn(_turn(state, message))
     return {"status": "accepted", "document_id": document_id}
 
 
@@ -120,9 +95,8 @@ async def attach(
 async def events(
     state: StateDep, conversation_id: Annotated[str, Query(pattern=CONVERSATION_PATTERN)]
 ) -> StreamingResponse:
-    hub = _hub(state)
-    queue: asyncio.Queue[list[dict[str, object]]] = asyncio.Queue()
-    hub.queues[conversation_id].add(queue)
+    hub = state.webchat
+    queue = hub.subscribe(conversation_id)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -134,7 +108,7 @@ async def events(
                 except TimeoutError:
                     yield ": keep-alive\n\n"
         finally:
-            hub.queues[conversation_id].discard(queue)
+            hub.unsubscribe(conversation_id, queue)
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}

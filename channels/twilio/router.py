@@ -12,7 +12,6 @@ from dataclasses import replace
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from channels.delivery import deliver
 from channels.deps import GatewayDep, RuntimeDep
 from channels.gateway import ConversationGateway
 from channels.messages import InboundMessage, OutboundMessage
@@ -88,7 +87,8 @@ async def _answer_sms(
         replies = [OutboundMessage(text=fallback)] if fallback else []
     if opted_out:
         return  # Twilio has confirmed the STOP itself; anything more would get 21610
-    await deliver(runtime, gateway, message.conversation_id, replies)
+    await runtime.buttons.remember(message.conversation_id, replies)
+    await gateway.deliver(message.conversation_id, replies)
 
 
 @router.post("/status")

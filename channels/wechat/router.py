@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from channels.buttons import ButtonMemory
-from channels.delivery import deliver, wechat_parts, wechat_passive_allowed, wechat_passive_text
 from channels.deps import GatewayDep, RuntimeDep
 from channels.gateway import ConversationGateway
 from channels.messages import Attachment, InboundMessage, OutboundMessage
@@ -26,6 +25,12 @@ from channels.runtime import ChannelRuntime
 from channels.turns import TurnResult
 from channels.wechat.client import WeChatApiError
 from channels.wechat.crypto import DecryptError
+from channels.wechat.outbound import (
+    WeChatChannel,
+    wechat_parts,
+    wechat_passive_allowed,
+    wechat_passive_text,
+)
 from channels.wechat.parser import (
     MAX_CALLBACK_BYTES,
     CallbackParseError,
@@ -40,6 +45,13 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/channels/wechat", tags=["channels"])
 
 _MEDIA_KINDS = ("image", "voice", "file")
+
+
+def wechat_channel(runtime: ChannelRuntime) -> WeChatChannel:
+    channel = runtime.adapters.get("wechat")
+    if not isinstance(channel, WeChatChannel):
+        raise HTTPException(status_code=404)
+    return channel
 
 
 def _token(runtime: ChannelRuntime) -> str:
@@ -82,7 +94,7 @@ async def _read_verified_fields(request: Request, runtime: ChannelRuntime) -> di
     if len(body) > MAX_CALLBACK_BYTES:
         raise HTTPException(status_code=413)
     max_age = runtime.settings.wechat_signature_max_age_seconds
-    crypto = runtime.wechat_crypto
+    crypto = wechat_channel(runtime).crypto
     try:
         if crypto is None:
             verify_signature(
@@ -133,9 +145,7 @@ async def receive_callback(request: Request, runtime: RuntimeDep, gateway: Gatew
         return await _run_turn(runtime, gateway, message)
 
     async def push(result: TurnResult) -> None:
-        await deliver(
-            runtime, gateway, result.conversation_id, result.messages, remember_buttons=False
-        )
+        await gateway.deliver(result.conversation_id, result.messages)
 
     async def on_passive(result: TurnResult) -> None:
         await _record_passive(gateway, result)
@@ -151,8 +161,9 @@ async def receive_callback(request: Request, runtime: RuntimeDep, gateway: Gatew
     if not content:
         return PlainTextResponse(NO_REPLY)
     xml = render_text_reply(to_user=message.sender_id, from_user=account, content=content)
-    if runtime.wechat_crypto is not None:
-        xml = runtime.wechat_crypto.encrypt_reply(
+    crypto = wechat_channel(runtime).crypto
+    if crypto is not None:
+        xml = crypto.encrypt_reply(
             xml,
             nonce=request.query_params.get("nonce", ""),
             timestamp=str(int(time.time())),
@@ -173,10 +184,11 @@ async def _fetch_media(
     """Download the person's media at once (ids expire) and store it as a document."""
     if not message.media_id:
         return replace(message, media_error="no MediaId in the message")
-    if runtime.wechat_api is None:
+    api = wechat_channel(runtime).api
+    if api is None:
         return replace(message, media_error="WeChat API not configured")
     try:
-        media = await runtime.wechat_api.download_media(message.media_id)
+        media = await api.download_media(message.media_id)
     except WeChatApiError as exc:
         logger.warning("wechat: media download for %s failed: %s", mask_id(message.sender_id), exc)
         return replace(message, media_error=f"download failed ({exc.errcode or 'transport'})")
@@ -204,6 +216,11 @@ async def _run_turn(
     runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
 ) -> TurnResult:
     unsubscribed = message.kind == "event" and message.event == "unsubscribe"
+    if message.kind == "event" and message.event == TEMPLATE_JOB_FINISHED:
+        await _record_template_result(gateway, message)
+        return TurnResult(
+            conversation_id=message.conversation_id, messages=(), passive_allowed=True
+        )
     replies: list[OutboundMessage]
     try:
         if message.kind == "text":
@@ -225,6 +242,25 @@ async def _run_turn(
         messages=tuple(replies),
         passive_allowed=wechat_passive_allowed(replies),
     )
+
+
+TEMPLATE_JOB_FINISHED = "templatesendjobfinish"
+
+
+async def _record_template_result(gateway: ConversationGateway, message: InboundMessage) -> None:
+    """WeChat's report on a template message sent earlier: "success", "failed:user
+    block" or "failed: system failed". Not a message from the person: it opens no
+    customer-service window and the bot is not asked."""
+    msgid = str(message.raw.get("MsgID") or message.raw.get("MsgId") or "")
+    status_text = str(message.raw.get("Status") or "")
+    if not msgid or not status_text:
+        logger.warning("wechat: TEMPLATESENDJOBFINISH without MsgID or Status")
+        return
+    if status_text == "success":
+        await gateway.record_delivery_status(msgid, "delivered", None)
+    else:
+        reason = status_text.split(":", 1)[-1].strip().replace(" ", "_")[:20] or "failed"
+        await gateway.record_delivery_status(msgid, "failed", reason)
 
 
 async def _record_passive(gateway: ConversationGateway, result: TurnResult) -> None:

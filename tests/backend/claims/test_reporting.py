@@ -46,7 +46,7 @@ def test_reporting_writes_events_and_an_outbox_row_in_the_same_transaction(
     kinds = session.scalars(select(ClaimEvent.kind).where(ClaimEvent.claim_id == claim.id)).all()
     assert kinds[0] == "reported" and "status_changed" in kinds
     outbox = session.scalars(select(OutboxMessage).where(OutboxMessage.claim_id == claim.id)).all()
-    assert [o.event for o in outbox] == ["documents_requested"]
+    assert [o.kind for o in outbox] == ["claim_filed"]
     assert len(outbox[0].payload["missing"]) == 5
 
 

@@ -14,7 +14,7 @@ from tests.backend.claims.conftest import PNG, attach_all, days_ago, report, upl
 def _outbox_events(session: Session, number: str) -> list[str]:
     return list(
         session.scalars(
-            select(OutboxMessage.event)
+            select(OutboxMessage.kind)
             .where(OutboxMessage.claim_number == number)
             .order_by(OutboxMessage.id)
         ).all()
@@ -37,7 +37,7 @@ def test_small_clear_claim_is_fast_tracked_when_the_last_document_arrives(
     assert done["fast_track"] is True
     assert done["payout_amount"] == "2800.00"  # deductible 0, ratio 100%
     assert done["missing"] == []
-    assert _outbox_events(session, claim["claim_number"]) == ["documents_requested", "approved"]
+    assert _outbox_events(session, claim["claim_number"]) == ["claim_filed", "approved"]
     assert done["deadlines"]["payment_due"] is not None
 
 
@@ -47,7 +47,7 @@ def test_above_the_fast_track_limit_goes_to_an_adjuster(
     claim = report(client, zhang, claimed_amount="3000.01").json()
     done = attach_all(client, zhang, claim)
     assert done["status"] == "under_review" and done["fast_track"] is False
-    assert _outbox_events(session, claim["claim_number"])[-1] == "under_review"
+    assert _outbox_events(session, claim["claim_number"])[-1] == "documents_complete"
     assert done["deadlines"]["decision_due"] == (days_ago(0) + timedelta(days=30)).isoformat()
 
 

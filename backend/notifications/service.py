@@ -1,0 +1,288 @@
+"""Delivering the outbox: take due notices, compose, send on the one outbound path,
+record the outcome. Any number of workers may run this at once.
+
+Taking is a lease: a worker marks the rows it takes `sending` until `lease_until`
+(PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two workers never take one row; SQLite: one
+writer at a time, BEGIN IMMEDIATE). A worker that dies leaves its rows to the next one
+when the lease ends, so nothing is lost; the only duplicate possible is a notice the
+platform accepted just before the worker died, before its outcome was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from backend.core.db import transaction
+from backend.domain.types import ClaimStatus, NoticeKind
+from backend.models import ChecklistEntry, Claim, OutboxMessage, Policy, ScheduledJob
+from backend.notifications import compose
+from backend.notifications.delivery_status import notice_failed_event, record_rejection_delivered
+from backend.notifications.outbox import enqueue
+
+if TYPE_CHECKING:
+    from backend.conversations.outbound import NoticeResult
+    from backend.core.state import Services
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DueNotice:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    policyholder_id: int
+    claim_number: str | None
+    attempts: int
+    created_at: datetime
+
+
+def take_due(
+    session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: float
+) -> list[DueNotice]:
+    due = or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+    )
+    query = select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.scalars(query).all()
+    taken = []
+    for row in rows:
+        row.status = "sending"
+        row.lease_owner = owner
+        row.lease_until = now + timedelta(seconds=lease_seconds)
+        row.attempts += 1
+        taken.append(
+            DueNotice(
+                row.id,
+                row.kind,
+                dict(row.payload),
+                row.policyholder_id,
+                row.claim_number,
+                row.attempts,
+                row.created_at,
+            )
+        )
+    return taken
+
+
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.0."""
+    delay: float = min(cap, base * (2 ** max(0, attempts - 1)))
+    return delay * random.uniform(0.5, 1.0)
+
+
+class NotificationService:
+    def __init__(self, services: Services, *, owner: str) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.owner = owner
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with transaction(self.services.session_factory) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due notices; return how many were taken."""
+        now = datetime.now(UTC)
+        batch = await self._db(
+            lambda s: take_due(
+                s,
+                owner=self.owner,
+                now=now,
+                limit=self.settings.notice_batch_size,
+                lease_seconds=self.settings.notice_lease_seconds,
+            )
+        )
+        for notice in batch:
+            try:
+                await self.deliver(notice)
+            except Exception as exc:  # one bad notice must not stop the others
+                log.exception("notice %s: delivery crashed", notice.id)
+                await self._finish(notice, None, crash=repr(exc))
+        return len(batch)
+
+    async def deliver(self, notice: DueNotice) -> None:
+        age = datetime.now(UTC) - notice.created_at
+        if age > timedelta(hours=self.settings.notice_max_age_hours):
+            await self._finish(notice, None, crash=f"expired after {age}")
+            return
+        try:
+            text = compose.render(notice.kind, notice.payload)
+        except compose.CompositionError as exc:
+            await self._finish(notice, None, crash=str(exc))
+            return
+        result = await self.services.outbound.send_notice(
+            policyholder_id=notice.policyholder_id,
+            text=text,
+            template_id=self.settings.wechat_templates.get(notice.kind),
+            template_fields=compose.template_fields(notice.kind, notice.payload),
+            client_msg_id=f"notice-{notice.id}",
+            metadata={"outbox_id": notice.id, "notice": notice.kind},
+        )
+        await self._finish(notice, result)
+        if result.outcome in ("sent", "delivered") and result.route is not None:
+            await self._tell_the_bot(notice, result, text)
+
+    async def _tell_the_bot(self, notice: DueNotice, result: NoticeResult, text: str) -> None:
+        """The tracker learns what was said; after `closed` the bot asks its survey."""
+        assert result.route is not None
+        conversation_id = result.route.conversation_id
+        rasa = self.services.rasa
+        try:
+            await rasa.append_bot_messages(conversation_id, [text], {"notice": notice.kind})
+            if notice.kind == NoticeKind.CLOSED.value and result.route.kind != "wechat_template":
+                answers = await rasa.trigger_intent(
+                    conversation_id,
+                    "EXTERNAL_survey",
+                    {"claim_number": notice.claim_number or ""},
+                )
+                from channels.messages import OutboundMessage
+
+                messages = [OutboundMessage.from_rasa(m) for m in answers]
+                if messages:
+                    await self.services.channels.buttons.remember(conversation_id, messages)
+                    await self.services.outbound.send_text(conversation_id, messages, sender="bot")
+        except Exception as exc:  # the notice itself went out; the bot is best effort
+            log.warning("notice %s: telling the bot failed: %s", notice.id, exc)
+
+    async def _finish(
+        self, notice: DueNotice, result: NoticeResult | None, *, crash: str | None = None
+    ) -> None:
+        settings = self.settings
+
+        def work(session: Session) -> None:
+            row = session.get(OutboxMessage, notice.id, with_for_update=True)
+            if row is None or row.status != "sending" or row.lease_owner != self.owner:
+                log.warning("notice %s: lease lost before its outcome was recorded", notice.id)
+                return
+            now = datetime.now(UTC)
+            row.lease_owner = None
+            row.lease_until = None
+            if result is None:
+                row.status = "failed"
+                row.last_error = crash
+                notice_failed_event(session, row, crash or "failed")
+                return
+            if result.route is not None:
+                row.route = result.route.kind
+                row.conversation_id = result.route.conversation_id
+            if result.outcome in ("sent", "delivered"):
+                row.status = result.outcome
+                row.platform_message_id = result.platform_message_id
+                row.sent_at = now
+                row.last_error = None
+                if result.outcome == "delivered":
+                    row.delivered_at = now
+                    record_rejection_delivered(session, row)
+            elif result.outcome == "held":
+                row.status = "pending"
+                row.attempts -= 1  # waiting for the morning is not a failed attempt
+                row.next_attempt_at = result.retry_at or now
+            elif result.outcome == "retry" and row.attempts < settings.notice_max_attempts:
+                row.status = "pending"
+                row.last_error = result.error
+                row.next_attempt_at = now + timedelta(
+                    seconds=backoff_seconds(
+                        row.attempts,
+                        settings.notice_retry_base_seconds,
+                        settings.notice_retry_max_seconds,
+                    )
+                )
+            elif result.outcome == "suppressed":
+                row.status = "suppressed"
+                row.last_error = result.error
+            else:
+                row.status = "failed"
+                row.last_error = result.error or "failed"
+                if result.outcome == "retry":
+                    row.last_error = f"gave up after {row.attempts} attempts: {result.error}"
+                notice_failed_event(session, row, row.last_error)
+
+        await self._db(work)
+
+    # ------------------------------------------------------------ time-based jobs
+
+    async def run_jobs(self) -> None:
+        if await self._db(lambda s: claim_job(s, "document_reminders", timedelta(minutes=10))):
+            count = await self._db(lambda s: enqueue_document_reminders(s, self.settings))
+            if count:
+                log.info("document reminders: %d queued", count)
+
+
+def claim_job(session: Session, name: str, interval: timedelta) -> bool:
+    """True for exactly one caller per interval, across workers."""
+    now = datetime.now(UTC)
+    if session.get(ScheduledJob, name) is None:
+        session.add(ScheduledJob(name=name, next_run_at=now))
+        session.flush()
+    moved = session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.name == name, ScheduledJob.next_run_at <= now)
+        .values(next_run_at=now + interval, last_run_at=now)
+    )
+    return bool(getattr(moved, "rowcount", 0))
+
+
+def enqueue_document_reminders(session: Session, settings: Any) -> int:
+    """A reminder for each claim whose required documents are still missing
+    DOCUMENT_REMINDER_DAYS after it was filed or last asked (at most
+    DOCUMENT_REMINDERS_MAX per request). A conditional update counts each reminder, so
+    two runs at once never send one twice."""
+    now = datetime.now(UTC)
+    step = timedelta(days=settings.document_reminder_days)
+    candidates = session.scalars(
+        select(Claim).where(
+            Claim.status.in_((ClaimStatus.DOCUMENTS_PENDING, ClaimStatus.REOPENED)),
+            Claim.documents_requested_at.is_not(None),
+            Claim.document_reminders_sent < settings.document_reminders_max,
+        )
+    ).all()
+    queued = 0
+    for claim in candidates:
+        assert claim.documents_requested_at is not None
+        due_at = claim.documents_requested_at + step * (claim.document_reminders_sent + 1)
+        if due_at > now:
+            continue
+        missing = session.scalars(
+            select(ChecklistEntry)
+            .where(ChecklistEntry.claim_id == claim.id, ChecklistEntry.received.is_(False))
+            .order_by(ChecklistEntry.position)
+        ).all()
+        if not missing:
+            continue
+        counted = session.execute(
+            update(Claim)
+            .where(
+                Claim.id == claim.id,
+                Claim.document_reminders_sent == claim.document_reminders_sent,
+            )
+            .values(document_reminders_sent=claim.document_reminders_sent + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(counted, "rowcount", 0):
+            continue
+        assert session.get(Policy, claim.policy_id) is not None
+        enqueue(
+            session,
+            claim,
+            NoticeKind.DOCUMENTS_REMINDER,
+            missing=[{"code": e.code, "name": e.name} for e in missing],
+        )
+        queued += 1
+    return queued

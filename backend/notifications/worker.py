@@ -1,0 +1,116 @@
+"""The notifications worker: a process of its own.
+
+    .venv/bin/python -m backend.notifications.worker
+
+Delivers due outbox rows (backend/notifications/service.py), runs the time-based jobs
+once across replicas, and reports a heartbeat for /health. It wakes within a fraction
+of a second of a new notice: at once through Redis pub/sub when REDIS_URL is set (the
+app publishes after every commit that wrote an outbox row), else by a short poll
+(WORKER_POLL_SECONDS). SIGINT/SIGTERM finish the notice in hand, then stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from backend.composition import OUTBOX_CHANNEL, open_services
+from backend.core.logging import configure_logging
+from backend.core.settings import Settings, get_settings
+from backend.core.state import Services
+from backend.models import WorkerHeartbeat
+from backend.notifications.service import NotificationService
+
+log = logging.getLogger("backend.notifications.worker")
+
+HEARTBEAT_SECONDS = 5.0
+JOBS_SECONDS = 60.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(session: Session, name: str) -> None:
+    row = session.get(WorkerHeartbeat, name)
+    now = datetime.now(UTC)
+    if row is None:
+        session.add(WorkerHeartbeat(name=name, beat_at=now))
+    else:
+        row.beat_at = now
+
+
+async def _listen(services: Services, wake: asyncio.Event) -> None:
+    assert services.redis is not None
+    pubsub = services.redis.pubsub()
+    try:
+        await pubsub.subscribe(OUTBOX_CHANNEL)
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                wake.set()
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event, *, name: str | None = None) -> None:
+    name = name or worker_name()
+    async with open_services(settings) as services:
+        service = NotificationService(services, owner=name)
+        wake = asyncio.Event()
+        listener = asyncio.create_task(_listen(services, wake)) if services.redis else None
+        loop = asyncio.get_running_loop()
+        next_beat = next_jobs = 0.0
+        log.info("notifications worker %s started", name)
+        try:
+            while not stop.is_set():
+                if loop.time() >= next_beat:
+                    await service._db(lambda s: _beat(s, name))
+                    next_beat = loop.time() + HEARTBEAT_SECONDS
+                if loop.time() >= next_jobs:
+                    await service.run_jobs()
+                    next_jobs = loop.time() + JOBS_SECONDS
+                taken = await service.run_once()
+                if taken:
+                    continue
+                wake.clear()
+                waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(
+                    waiters,
+                    timeout=settings.worker_poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener
+            await services.channels.drain(5)
+            log.info("notifications worker %s stopped", name)
+
+
+def main() -> None:
+    configure_logging()
+    settings = get_settings()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The local web chat: a try-out channel without platform credentials."""
