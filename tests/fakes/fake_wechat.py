@@ -12,7 +12,8 @@ bytes with Content-disposition), for what the app calls:
 
 Failure modes, switchable per test: `delay()`, `fail_http()`, `fail_next()` (any
 errcode, e.g. 40001/42001 for "token expired" on the next N calls), `expire_token()`,
-`close_window()` (45015), `exhaust_quota()` (45047).
+`close_window()` (45015), `exhaust_quota()` (45047), `not_following()` (43004 on both
+send paths: the person does not follow the account, or unfollowed it).
 
     with FakeWeChat() as wechat:
         settings = ChannelSettings(wechat_api_base_url=wechat.base_url, ...)
@@ -53,6 +54,7 @@ ERRMSG = {
     40125: "invalid appsecret",
     41001: "access_token missing",
     42001: "access_token expired",
+    43004: "require subscribe",
     44004: "empty content",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
@@ -105,6 +107,7 @@ class FakeWeChat(LoopbackFake):
     closed_windows: set[str] = field(default_factory=set)
     exhausted_quota: set[str] = field(default_factory=set)
     reply_quota: dict[str, int] = field(default_factory=dict)
+    not_followers: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -159,6 +162,12 @@ class FakeWeChat(LoopbackFake):
     def exhaust_quota(self, openid: str) -> None:
         with self._lock:
             self.exhausted_quota.add(openid)
+
+    def not_following(self, openid: str) -> None:
+        """`openid` does not follow the account (or unfollowed it): customer-service and
+        template messages to it answer 43004."""
+        with self._lock:
+            self.not_followers.add(openid)
 
     def limit_replies(self, openid: str, count: int) -> None:
         """Accept `count` more customer-service messages to `openid`, then 45047, as
@@ -273,6 +282,8 @@ class FakeWeChat(LoopbackFake):
         msgtype = payload.get("msgtype")
         if not openid:
             return _error(40003)
+        if openid in self.not_followers:
+            return _error(43004)
         if openid in self.closed_windows:
             return _error(45015)
         if openid in self.exhausted_quota or self.reply_quota.get(openid, 1) <= 0:
@@ -293,6 +304,8 @@ class FakeWeChat(LoopbackFake):
         payload = request.json()
         if not payload.get("touser"):
             return _error(40003)
+        if payload["touser"] in self.not_followers:
+            return _error(43004)
         msgid = next(self._msgids)
         self.template_messages.append({**payload, "msgid": msgid})
         self._lock.notify_all()
