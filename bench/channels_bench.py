@@ -37,7 +37,6 @@ import uvicorn
 from backend.core import migrate
 from backend.core.settings import Settings
 from backend.main import create_app
-from channels.settings import ChannelSettings
 from tests.backend.fake_rasa import FakeRasa
 from tests.conftest import scratch_postgres
 from tests.fakes.fake_twilio import FakeTwilio, TwilioWebhooks
@@ -80,9 +79,6 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
             document_dir=workdir / "documents",
             rasa_url=rasa.url,
             public_base_url=PUBLIC_BASE_URL,
-        )
-        channel_settings = ChannelSettings(
-            _env_file=None,
             wechat_token=token,
             wechat_app_id=wechat.app_id,
             wechat_app_secret=wechat.app_secret,
@@ -91,14 +87,11 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
             twilio_auth_token=twilio.auth_token,
             twilio_from_number=TWILIO_NUMBER,
             twilio_api_base_url=twilio.base_url,
-            public_base_url=PUBLIC_BASE_URL,
         )
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, channel_settings), log_level="warning")
-        )
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started:

@@ -96,7 +96,8 @@ async def events(
     state: StateDep, conversation_id: Annotated[str, Query(pattern=CONVERSATION_PATTERN)]
 ) -> StreamingResponse:
     hub = state.webchat
-    queue = hub.subscribe(conversation_id)
+    address = conversation_id.removeprefix("web:")
+    queue = hub.subscribe(address)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -108,7 +109,7 @@ async def events(
                 except TimeoutError:
                     yield ": keep-alive\n\n"
         finally:
-            hub.unsubscribe(conversation_id, queue)
+            hub.unsubscribe(address, queue)
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}

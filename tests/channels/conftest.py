@@ -7,8 +7,8 @@ import asyncio
 import base64
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from backend.composition import add_platform_channels
 from channels.deps import get_gateway
 from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
 from channels.runtime import ChannelRuntime, open_channel_runtime
@@ -55,6 +56,24 @@ class RecordingGateway:
     outbound: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[tuple[str, str, str | None]] = field(default_factory=list)
     opted_out: list[tuple[str, str]] = field(default_factory=list)
+    runtime: ChannelRuntime | None = None
+
+    async def deliver(self, conversation_id: str, messages: Sequence[OutboundMessage]) -> None:
+        """What the app's outbound path does, reduced to the channel's part: send with
+        the conversation's adapter and record every outcome."""
+        assert self.runtime is not None
+        channel, _, address = conversation_id.partition(":")
+        for outcome in await self.runtime.adapters[channel].send(address, messages):
+            await self.record_outbound(
+                conversation_id,
+                outcome.message,
+                route=outcome.route,
+                status=outcome.status,
+                platform_message_id=outcome.platform_message_id,
+                error_code=outcome.error_code,
+            )
+            if outcome.failure == "opted_out":
+                await self.mark_opted_out(conversation_id, reason="sms_21610")
 
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
         self.inbound.append(message)
@@ -129,7 +148,12 @@ class Harness:
 async def running_channels(
     settings: ChannelSettings, gateway: RecordingGateway, *, redis: Redis | None = None
 ) -> AsyncIterator[Harness]:
-    async with open_channel_runtime(settings, redis=redis, drain_seconds=5) as runtime:
+    async with (
+        open_channel_runtime(settings, redis=redis, drain_seconds=5) as runtime,
+        AsyncExitStack() as stack,
+    ):
+        await add_platform_channels(runtime, stack)
+        gateway.runtime = runtime
         app = FastAPI()
         app.include_router(wechat_router)
         app.include_router(twilio_router)

@@ -72,7 +72,7 @@ def echo_bot(body: dict[str, Any]) -> list[dict[str, Any]]:
 class RunningApp:
     base_url: str
     settings: Settings
-    channel_settings: ChannelSettings
+    channel_settings: ChannelSettings  # settings.channels
     rasa: FakeRasa
     wechat: FakeWeChat
     twilio: FakeTwilio
@@ -261,10 +261,6 @@ def start_app(
             document_dir=tmp_path / "documents",
             rasa_url=rasa_url or fake_rasa.url,
             public_base_url=PUBLIC_BASE_URL,
-            redis_url=redis_url,
-        )
-        channel_settings = ChannelSettings(
-            _env_file=None,
             wechat_token=wechat_token,
             wechat_app_id=fake_wechat.app_id,
             wechat_app_secret=fake_wechat.app_secret,
@@ -277,16 +273,16 @@ def start_app(
             twilio_from_number=TWILIO_NUMBER,
             twilio_api_base_url=fake_twilio.base_url,
             twilio_http_timeout_seconds=3.0,
-            public_base_url=PUBLIC_BASE_URL,
-            redis_url=redis_url,
             redis_key_prefix=prefix,
+            redis_url=redis_url,
         )
+        channel_settings = settings.channels
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings, channel_settings),
+                create_app(settings),
                 log_level="warning",
                 lifespan="on",
                 timeout_graceful_shutdown=10,
