@@ -1,4 +1,4 @@
-"""Start the real processes (app, Rasa, action server) on free loopback ports, the way
+"""Start the real processes (app, Rasa, action server, notifications worker) on free loopback ports, the way
 `make run` does, with a throw-away SQLite database and document directory."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "claims.tar.gz"
 BOT_TOKEN = "e2e-bot-token"
 RASA_TOKEN = "e2e-rasa-token"
+STAFF_USER = "e2e-adjuster"
+STAFF_PASSWORD = "e2e-adjuster-password"
 
 
 def free_port() -> int:
@@ -147,6 +149,12 @@ class Stack:
             ],
             env,
         )
+        self._start("worker", [py, "-m", "backend.notifications.worker"], env)
+        subprocess.run(
+            [py, "-m", "backend.cli", "create-staff", STAFF_USER, "--role", "adjuster",
+             "--password-stdin"],
+            cwd=ROOT, env=env, check=True, capture_output=True, input=STAFF_PASSWORD.encode(),
+        )  # fmt: skip
         self._wait("app", self.app_url + "/health", 60)
         self._wait("actions", f"http://127.0.0.1:{self.actions_port}/health", 90)
         self._wait("rasa", f"{self.rasa_url}/status?token={RASA_TOKEN}", 240)

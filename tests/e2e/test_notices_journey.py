@@ -1,0 +1,89 @@
+"""Notices reach the customer by themselves, through the real processes and the
+notifications worker: a WeChat customer's small medical claim is approved by the fast
+track and told with no message from them; staff marking it paid and closing it pushes
+both, the closing followed by the bot's rating question.
+
+This file runs first among the journeys on purpose (file names run in order): 张伟
+reports a claim in each journey, and from the fourth claim within twelve months the
+frequent-claims risk rule would keep this small claim off the fast track.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.stack import STAFF_PASSWORD, STAFF_USER, Stack
+from tests.e2e.test_wechat_journey import Phone, choice
+from tests.fakes.fake_wechat import FakeWeChat
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for_push(wechat: FakeWeChat, openid: str, words: str, seconds: float = 30) -> str:
+    """The customer-service message to `openid` that contains `words`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for message in wechat.messages_to(openid):
+            content = str((message.get("text") or {}).get("content") or "")
+            if words in content:
+                return content
+        time.sleep(0.2)
+    pushed = [m.get("text") for m in wechat.messages_to(openid)]
+    raise AssertionError(f"no push with {words!r} to {openid}; pushed: {pushed}")
+
+
+def _staff(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    login = httpx.post(
+        stack.app_url + "/api/v1/staff/login",
+        json={"username": STAFF_USER, "password": STAFF_PASSWORD},
+        timeout=10,
+    )
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    r = httpx.post(
+        stack.app_url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_fast_track_approval_payment_and_closing_reach_the_customer_by_themselves(
+    stack: Stack, wechat: FakeWeChat
+) -> None:
+    phone = Phone(stack, wechat)
+    phone.event("subscribe")
+    phone.text("我要报案")
+    phone.text("P2025000001")
+    phone.text("1234")
+    answer = phone.text("前天在医院看门诊花了八百")
+    for reply in ("北京协和医院", "感冒发烧去门诊看病"):
+        if "核对" in answer:
+            break
+        answer = phone.text(reply)
+    assert "核对" in answer, answer
+    number = re.search(r"CL\d{12}", phone.text("确认"))
+    assert number
+    claim_number = number.group(0)
+    # The filing notice with the whole checklist arrives by itself.
+    assert "身份证" in _wait_for_push(wechat, phone.openid, f"报案已受理，理赔号 {claim_number}")
+
+    for item in ["身份证", "医疗发票", "费用明细清单", "诊断证明", "银行卡"]:
+        asked = phone.image()
+        if "哪一笔" in asked:
+            asked = phone.text(choice(asked, claim_number))
+        phone.text(choice(asked, item))
+    # No message from the customer: the fast track approves, the worker tells them.
+    approval = _wait_for_push(wechat, phone.openid, f"理赔 {claim_number} 审核通过")
+    assert "¥800.00" in approval
+
+    _staff(stack, f"/api/v1/claims/{claim_number}/mark-paid", {"reference": "TX-E2E-1"})
+    assert "已支付" in _wait_for_push(wechat, phone.openid, f"理赔 {claim_number} 的赔款")
+    _staff(stack, f"/api/v1/claims/{claim_number}/close", {})
+    _wait_for_push(wechat, phone.openid, f"理赔 {claim_number} 已结案")
+    # The closing notice is followed by the bot's satisfaction question.
+    _wait_for_push(wechat, phone.openid, "打个分")
