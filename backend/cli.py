@@ -44,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         "reencrypt-documents",
         help="re-encrypt documents still under an older DOCUMENT_KEYS key with the first one",
     )
+    resend = sub.add_parser(
+        "resend-failed-notices",
+        help="put failed notices back in the queue (after fixing, say, a template id)",
+    )
+    resend.add_argument("--claim", default=None, help="only this claim number")
+    resend.add_argument(
+        "--since-hours", type=float, default=72.0, help="only notices written this recently"
+    )
     sub.add_parser(
         "rasa-token", help="print the token Rasa's HTTP API must be started with (--auth-token)"
     )
@@ -79,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "reencrypt-documents":
         return _reencrypt(settings, factory)
+    if args.command == "resend-failed-notices":
+        from backend.notifications.service import requeue_failed
+
+        with transaction(factory) as session:
+            count = requeue_failed(session, claim_number=args.claim, since_hours=args.since_hours)
+        print(f"{count} failed notice(s) queued again; the worker delivers them now")
+        return 0
     if args.command == "sweep-blobs":
         return _sweep_blobs(settings, factory, args.older_than_hours, args.dry_run)
     return 2

@@ -286,3 +286,21 @@ def enqueue_document_reminders(session: Session, settings: Any) -> int:
         )
         queued += 1
     return queued
+
+
+def requeue_failed(session: Session, *, claim_number: str | None, since_hours: float) -> int:
+    """Failed notices written within `since_hours` go back to pending, attempts reset,
+    fresh for the stale-notice rule (an operator chose to send them)."""
+    now = datetime.now(UTC)
+    query = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "failed",
+            OutboxMessage.created_at >= now - timedelta(hours=since_hours),
+        )
+        .values(status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claim_number:
+        query = query.where(OutboxMessage.claim_number == claim_number)
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
