@@ -21,7 +21,7 @@ from sqlalchemy import select
 from backend.claims.service import approve, mark_paid, reject
 from backend.core.db import transaction
 from backend.domain.types import ClaimStatus, NoticeKind
-from backend.models import Claim
+from backend.models import Claim, OutboxMessage
 from backend.notifications.outbox import enqueue
 from channels.messages import OutboundMessage
 from tests.backend.notifications.conftest import (
@@ -453,6 +453,21 @@ async def test_rejection_by_template_is_recorded_only_when_wechat_reports_it_del
     assert event.data == {"channel": "wechat_template", "reference": msgid}
 
 
+async def test_template_fields_are_one_line_of_at_most_20_characters(world: World) -> None:
+    openid = wechat_customer(world, last_message_ago=None)
+    reason = "经核查，本次就诊属于保单约定的等待期内发生的疾病，\n依据条款第五条不予赔付"
+    number = rejected_claim(world, reason)
+
+    async with world.worker() as worker:
+        await drain(worker)
+
+    [template] = world.templates_to(openid)
+    values = [field["value"] for field in template["data"].values()]
+    assert all(len(value) <= 20 and "\n" not in value for value in values), values
+    assert template["data"]["character_string1"]["value"] == number
+    assert template["data"]["thing3"]["value"].startswith("经核查，本次就诊")
+
+
 async def test_rejection_template_that_fails_is_not_recorded_as_sent(world: World) -> None:
     openid = wechat_customer(world, last_message_ago=None)
     number = rejected_claim(world)
@@ -545,3 +560,135 @@ async def test_rows_of_a_worker_that_died_mid_batch_are_delivered_after_its_leas
     rows = {r.id: r for r in world.outbox(number)}
     assert all(rows[i].status == "sent" for i in ids)
     assert {rows[n.id].attempts for n in held} == {2}
+
+
+# -- free text never falls back, stale notices, the window's openers ---------------------
+
+
+async def test_a_bot_or_agent_reply_is_never_sent_as_a_template(world: World) -> None:
+    from backend.conversations.outbound import DeliveryRefused
+
+    openid = wechat_customer(world, last_message_ago=timedelta(days=3))
+    world.wechat.close_window(openid)
+    async with world.services() as services:
+        outcomes = await services.outbound.send_text(
+            f"wechat:{openid}", [OutboundMessage(text="您好")], sender="bot"
+        )
+        assert [(o.status, o.error_code) for o in outcomes] == [("failed", "45015")]
+        with pytest.raises(DeliveryRefused) as refused:
+            await services.outbound.send_text(
+                f"wechat:{openid}",
+                [OutboundMessage(text="我是客服小王")],
+                sender="agent",
+                raise_on_refusal=True,
+            )
+    assert refused.value.code == "45015"
+    assert world.wechat.template_messages == [] and world.twilio.messages == []
+
+
+async def test_a_notice_older_than_the_maximum_age_is_dropped_visibly(world: World) -> None:
+    openid = wechat_customer(world, last_message_ago=timedelta(hours=1))
+    number = world.file_claim()
+    outbox_id = notice(world, number, "approved", **APPROVED)
+    with transaction(world.sessions) as session:
+        row = session.get(OutboxMessage, outbox_id)
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(hours=73)
+
+    async with world.worker(notice_max_age_hours=72) as worker:
+        await drain(worker)
+
+    assert world.texts_to(openid) == []
+    assert world.row(outbox_id).status == "failed"
+    assert "expired" in (world.row(outbox_id).last_error or "")
+    assert len(world.events(number, "notice_failed")) == 1
+
+
+async def test_an_unsubscribed_wechat_customer_gets_the_notice_by_sms(world: World) -> None:
+    openid = new_openid()
+    world.bind(ZHANG, f"wechat:{openid}", last_message_ago=timedelta(hours=1), opted_out=True)
+    number = world.file_claim()
+    notice(world, number, "approved", **APPROVED)
+
+    async with world.worker() as worker:
+        await drain(worker)
+
+    assert world.wechat.api_calls == []
+    assert len(world.sms_to(ZHANG_PHONE)) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "event", "opens"),
+    [
+        ("text", None, True),
+        ("event", "click", True),
+        ("event", "templatesendjobfinish", False),
+        ("event", "subscribe", False),
+    ],
+)
+async def test_only_the_customers_own_messages_open_the_window(
+    world: World, kind: str, event: str | None, opens: bool
+) -> None:
+    from channels.messages import InboundMessage
+
+    openid = wechat_customer(world, last_message_ago=None)
+    number = world.file_claim()
+    async with world.worker() as worker:
+        await worker.services.gateway.handle_inbound(
+            InboundMessage(
+                conversation_id=f"wechat:{openid}",
+                channel="wechat",
+                kind=kind,  # type: ignore[arg-type]
+                sender_id=openid,
+                text="我的理赔到哪一步了" if kind == "text" else None,
+                event=event,
+                event_key="MY_CLAIMS" if event == "click" else None,
+                dedup_key=new_openid(),
+            )
+        )
+        world.wechat.sent_messages.clear()  # the bot's own answer, if any
+        notice(world, number, "approved", **APPROVED)
+        await drain(worker)
+
+    if opens:
+        assert len(world.texts_to(openid)) == 1 and world.templates_to(openid) == []
+    else:
+        assert world.texts_to(openid) == [] and len(world.templates_to(openid)) == 1
+
+
+# -- a worker slower than its lease ---------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="a worker keeps sending the rest of its batch after its lease ran out: another "
+    "worker has taken those rows meanwhile and sends them too (duplicates without any crash)",
+)
+async def test_a_slow_worker_does_not_send_rows_whose_lease_it_lost(pg_world: World) -> None:
+    world = pg_world
+    numbers = [world.file_claim(LI) for _ in range(6)]  # SMS only: no dedup by the platform
+    for number in numbers:
+        notice(world, number, "approved", **APPROVED)
+    world.twilio.delay(0.5)  # a slow platform: 6 sends take 3 s, the lease is 1 s
+
+    async def keep_polling(worker: Any, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            await worker.run_once()
+            await asyncio.sleep(0.05)
+
+    settings: dict[str, Any] = {"notice_batch_size": 6, "notice_lease_seconds": 1.0}
+    async with (
+        world.worker("worker-a", **settings) as a,
+        world.worker("worker-b", **settings) as b,
+    ):
+        batch_a = asyncio.create_task(a.run_once())  # A takes all six first
+        await asyncio.sleep(0.3)
+        await keep_polling(b, 4.5)
+        assert await batch_a == 6
+
+    bodies = world.sms_to(LI_PHONE)
+    per_claim = {number: sum(number in body for body in bodies) for number in numbers}
+    assert per_claim == {number: 1 for number in numbers}
