@@ -1,14 +1,13 @@
 """Claim status in plain words: what is missing and what happens next, by when.
 
 action_claim_status answers "我的理赔怎么样了" (all the customer's claims, or the one
-named); action_claim_update composes a proactive notice for EXTERNAL_claim_update,
-which the backend's notification worker triggers with entities `claim_number` and
-`event` (e.g. `status_changed`, `documents_reminder`).
+named). Proactive notices are not composed here: the app renders the domain's
+`utter_notice_<kind>` responses from the change its outbox row announces, and appends
+them to the tracker as the bot's words.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,7 +16,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.backend_client import (
-    BackendError,
     BackendRefusal,
     BackendUnavailable,
     Claim,
@@ -27,18 +25,14 @@ from actions.common import (
     backend_for,
     entities_of,
     last_user_message,
-    latest_entities,
     public_settings,
 )
 from actions.normalize import (
-    entity_values,
     find_claim_numbers,
     join_names,
     money,
     parse_claim_number,
 )
-
-logger = logging.getLogger(__name__)
 
 # More than this and the answer stops being readable on a phone; newest first.
 MAX_CLAIMS_SHOWN = 5
@@ -77,20 +71,6 @@ def status_response(claim: Claim) -> str:
     if status == "approved" and not claim.payment_due:
         return "utter_status_approved_no_date"
     return f"utter_status_{status}"
-
-
-def update_response(claim: Claim, event: str | None) -> str:
-    """The proactive notice for what changed; a reminder says what to send."""
-    if event == "documents_reminder" and claim.missing:
-        return "utter_update_documents_pending"
-    status = claim.status
-    if status not in KNOWN_STATUSES:
-        return "utter_update_generic"
-    if status in ("reported", "documents_pending") and not claim.missing:
-        status = "under_review"
-    if status == "under_review" and not claim.decision_due:
-        return "utter_update_under_review_no_date"
-    return f"utter_update_{status}"
 
 
 def _requested_claim_number(tracker: Tracker) -> str | None:
@@ -148,32 +128,4 @@ class ActionClaimStatus(Action):
             dispatcher.utter_message(
                 response=status_response(claim), **claim_variables(claim, settings)
             )
-        return []
-
-
-class ActionClaimUpdate(Action):
-    def name(self) -> str:
-        return "action_claim_update"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        entities = entity_values(latest_entities(tracker))
-        claim_number = parse_claim_number(entities.get("claim_number"))
-        event = entities.get("event")
-        if not claim_number:
-            dispatcher.utter_message(response="utter_update_generic_no_number")
-            return []
-        try:
-            async with backend_for(tracker) as backend:
-                claim = await backend.get_claim(claim_number)
-        except BackendError as error:
-            # The notice still goes out, without details it could not fetch.
-            logger.info("claim update for %s without details: %s", claim_number, error)
-            dispatcher.utter_message(response="utter_update_generic", claim_number=claim_number)
-            return []
-        settings = await public_settings(tracker)
-        dispatcher.utter_message(
-            response=update_response(claim, event), **claim_variables(claim, settings)
-        )
         return []

@@ -1,6 +1,6 @@
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.status import ActionClaimStatus, ActionClaimUpdate
+from actions.status import ActionClaimStatus
 from tests.bot.fake_backend import FakeBackend
 from tests.bot.helpers import (
     CONVERSATION,
@@ -132,55 +132,3 @@ async def test_backend_trouble_and_lost_binding(backend: FakeBackend) -> None:
     )
     assert responses(dispatcher) == ["utter_identity_expired"]
     assert slot_changes(events) == {"verified": False}
-
-
-def update_tracker(claim_number: str | None, event: str = "status_changed"):
-    entities = [{"entity": "event", "value": event}]
-    if claim_number:
-        entities.append({"entity": "claim_number", "value": claim_number})
-    return make_tracker(text="", intent="EXTERNAL_claim_update", entities=entities)
-
-
-async def test_update_says_what_changed_and_what_to_do(
-    backend: FakeBackend, dispatcher: CollectingDispatcher
-) -> None:
-    backend.bind(CONVERSATION)
-    claim = backend.add_claim(CONVERSATION, status="approved", approved_amount="2800.00")
-    await ActionClaimUpdate().run(dispatcher, update_tracker(claim["claim_number"]), {})
-    assert render(dispatcher) == [
-        f"【理赔进度】好消息！理赔 {claim['claim_number']} 审核通过，核定赔付 ¥2,800.00，10日内打到您的银行卡，不需要其他操作。"
-    ]
-
-
-async def test_update_reminder_lists_missing_documents(
-    backend: FakeBackend, dispatcher: CollectingDispatcher
-) -> None:
-    backend.bind(CONVERSATION)
-    claim = backend.add_claim(
-        CONVERSATION, received=("id_card", "invoice", "itemized_bill", "diagnosis_certificate")
-    )
-    await ActionClaimUpdate().run(
-        dispatcher, update_tracker(claim["claim_number"], "documents_reminder"), {}
-    )
-    assert render(dispatcher) == [
-        f"【理赔进度】理赔 {claim['claim_number']} 还缺：银行卡。直接拍照发给我就能补交，材料齐了才能开始审核。"
-    ]
-
-
-async def test_update_without_details_still_goes_out(backend: FakeBackend) -> None:
-    dispatcher = CollectingDispatcher()
-    await ActionClaimUpdate().run(
-        dispatcher, update_tracker("CL202611250007"), {}
-    )  # not bound: 403
-    assert render(dispatcher) == [
-        "【理赔进度】您的理赔 CL202611250007 有新进展，回复“查进度”可查看详情。"
-    ]
-
-    backend.broken = {"/claims": 500}
-    dispatcher = CollectingDispatcher()
-    await ActionClaimUpdate().run(dispatcher, update_tracker("CL202611250007"), {})
-    assert responses(dispatcher) == ["utter_update_generic"]
-
-    dispatcher = CollectingDispatcher()
-    await ActionClaimUpdate().run(dispatcher, update_tracker(None), {})
-    assert responses(dispatcher) == ["utter_update_generic_no_number"]
