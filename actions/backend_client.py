@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from backend.domain.types import ClaimStatus
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8000"
@@ -35,8 +37,9 @@ DEFAULT_TIMEOUT_SECONDS = 3.0
 API_PREFIX = "/api/v1"
 
 # Statuses in which the customer still sends documents.
-OPEN_FOR_DOCUMENTS = frozenset({"reported", "documents_pending", "reopened"})
-FINISHED = frozenset({"paid", "closed", "withdrawn", "rejected"})
+OPEN_FOR_DOCUMENTS = frozenset(
+    {ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_PENDING, ClaimStatus.REOPENED}
+)
 
 
 class BackendError(Exception):

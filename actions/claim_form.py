@@ -51,6 +51,7 @@ from actions.normalize import (
     parse_claim_type,
     parse_incident_date,
 )
+from backend.domain.types import ClaimType
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +412,8 @@ class ActionSubmitClaim(Action):
         description = slots["description"]
         inpatient = (
             True
-            if slots["claim_type"] == "medical" and any(w in description for w in _INPATIENT_WORDS)
+            if slots["claim_type"] == ClaimType.MEDICAL
+            and any(w in description for w in _INPATIENT_WORDS)
             else None
         )
         try:

@@ -1,9 +1,10 @@
 """Turn what customers type on a phone into the values the backend expects.
 
 Pure functions, no I/O: dates become `datetime.date`, amounts `Decimal`, claim types the
-backend's codes. Chinese numerals go through cn2an; dates through a small set of
-patterns that cover how people write them in chat (昨天, 上周五, 11月3号, 2026-11-20),
-then dateparser for the rest. Nothing here produces user-facing text.
+backend's codes (backend/domain, the vocabulary both environments import). Chinese
+numerals go through cn2an; dates through a small set of patterns that cover how people
+write them in chat (昨天, 上周五, 11月3号, 2026-11-20), then dateparser for the rest.
+Nothing here produces user-facing text.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import cn2an
 
+from backend.domain import checklist
+from backend.domain.types import ClaimType
+
 CHINA_TZ = timezone(timedelta(hours=8))  # no daylight saving in China
 
-CLAIM_TYPES: tuple[str, ...] = ("medical", "auto", "property", "accident")
+CLAIM_TYPES: tuple[str, ...] = tuple(claim_type.value for claim_type in ClaimType)
 
 # Amounts the backend would refuse anyway; above this a typo is likelier than a claim.
 MAX_AMOUNT = Decimal("10000000")
@@ -83,12 +87,12 @@ def parse_id_last4(text: str | None) -> str | None:
 # A car crash that ends in hospital is still a motor claim, a fall that breaks a bone is
 # an accident claim rather than a medical one.
 _CLAIM_TYPE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("medical", ("医疗险", "医疗保险", "百万医疗", "住院险", "medical")),
-    ("auto", ("车险", "车损险", "交强险", "商业险", "auto", "car")),
-    ("property", ("家财险", "家财", "财产险", "property")),
-    ("accident", ("意外险", "意外保险", "accident")),
+    (ClaimType.MEDICAL.value, ("医疗险", "医疗保险", "百万医疗", "住院险", "medical")),
+    (ClaimType.AUTO.value, ("车险", "车损险", "交强险", "商业险", "auto", "car")),
+    (ClaimType.PROPERTY.value, ("家财险", "家财", "财产险", "property")),
+    (ClaimType.ACCIDENT.value, ("意外险", "意外保险", "accident")),
     (
-        "auto",
+        ClaimType.AUTO.value,
         (
             "车祸",
             "撞车",
@@ -119,7 +123,7 @@ _CLAIM_TYPE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "accident",
+        ClaimType.ACCIDENT.value,
         (
             "摔伤",
             "摔倒",
@@ -143,7 +147,7 @@ _CLAIM_TYPE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "property",
+        ClaimType.PROPERTY.value,
         (
             "漏水",
             "水管",
@@ -167,7 +171,7 @@ _CLAIM_TYPE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "medical",
+        ClaimType.MEDICAL.value,
         (
             "住院",
             "门诊",
@@ -592,21 +596,26 @@ def parse_claim_field(text: str | None) -> str | None:
     return None
 
 
-_DOCUMENT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("discharge_summary", ("出院小结", "出院记录", "出院")),
-    ("itemized_bill", ("费用明细", "明细清单", "明细", "清单")),
-    ("diagnosis_certificate", ("诊断证明", "诊断书", "诊断", "病历")),
-    ("repair_invoice", ("维修发票", "修车发票", "维修")),
-    ("invoice", ("医疗发票", "发票", "收据")),
-    ("driving_licence", ("驾驶证", "驾照")),
-    ("vehicle_licence", ("行驶证", "车本")),
-    ("accident_report", ("事故认定书", "责任认定", "认定书", "交警")),
-    ("accident_proof", ("意外事故证明", "事故证明", "意外证明")),
-    ("loss_list", ("损失清单", "损失")),
-    ("proof_of_ownership", ("财产证明", "购买凭证", "购物凭证", "产权")),
-    ("scene_photos", ("现场照片", "现场", "照片")),
-    ("bank_card", ("银行卡", "卡号", "银行")),
-    ("id_card", ("身份证", "id")),
+# Words customers use for each checklist item, besides its own name; checked in this
+# order, so the more specific words come first (出院小结 before 清单, 维修发票 before 发票).
+_DOCUMENT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (item.code, (item.name, *words))
+    for item, words in (
+        (checklist.DISCHARGE_SUMMARY, ("出院记录", "出院")),
+        (checklist.ITEMIZED_BILL, ("费用明细", "明细清单", "明细", "清单")),
+        (checklist.DIAGNOSIS_CERTIFICATE, ("诊断书", "诊断", "病历")),
+        (checklist.REPAIR_INVOICE, ("修车发票", "维修")),
+        (checklist.INVOICE, ("发票", "收据")),
+        (checklist.DRIVING_LICENCE, ("驾照",)),
+        (checklist.VEHICLE_LICENCE, ("车本",)),
+        (checklist.ACCIDENT_REPORT, ("责任认定", "认定书", "交警")),
+        (checklist.ACCIDENT_PROOF, ("事故证明", "意外证明")),
+        (checklist.LOSS_LIST, ("损失",)),
+        (checklist.PROOF_OF_OWNERSHIP, ("购买凭证", "购物凭证", "产权")),
+        (checklist.SCENE_PHOTOS, ("现场", "照片")),
+        (checklist.BANK_CARD, ("卡号", "银行")),
+        (checklist.ID_CARD, ("id",)),
+    )
 )
 
 

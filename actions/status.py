@@ -33,14 +33,10 @@ from actions.normalize import (
     money,
     parse_claim_number,
 )
+from backend.domain.types import ClaimStatus
 
 # More than this and the answer stops being readable on a phone; newest first.
 MAX_CLAIMS_SHOWN = 5
-
-KNOWN_STATUSES = frozenset(
-    {"reported", "documents_pending", "under_review", "approved", "partially_approved",
-     "rejected", "paid", "closed", "withdrawn", "reopened"}
-)  # fmt: skip
 
 
 def claim_variables(claim: Claim, settings: PublicSettings) -> dict[str, Any]:
@@ -59,18 +55,19 @@ def claim_variables(claim: Claim, settings: PublicSettings) -> dict[str, Any]:
 
 def status_response(claim: Claim) -> str:
     """The response that tells this claim's state and the next step."""
-    status = claim.status
-    if status not in KNOWN_STATUSES:
+    try:
+        status = ClaimStatus(claim.status)
+    except ValueError:  # a status newer than this action server
         return "utter_status_unknown"
-    if status in ("reported", "documents_pending") and not claim.missing:
-        status = "under_review"  # everything arrived, review is about to start
-    if status == "reopened" and not claim.missing:
+    if status in (ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_PENDING) and not claim.missing:
+        status = ClaimStatus.UNDER_REVIEW  # everything arrived, review is about to start
+    if status is ClaimStatus.REOPENED and not claim.missing:
         return "utter_status_reopened_complete"
-    if status == "under_review" and not claim.decision_due:
+    if status is ClaimStatus.UNDER_REVIEW and not claim.decision_due:
         return "utter_status_under_review_no_date"
-    if status == "approved" and not claim.payment_due:
+    if status is ClaimStatus.APPROVED and not claim.payment_due:
         return "utter_status_approved_no_date"
-    return f"utter_status_{status}"
+    return f"utter_status_{status.value}"
 
 
 def _requested_claim_number(tracker: Tracker) -> str | None:

@@ -1,7 +1,8 @@
 """A small claims backend on 127.0.0.1 that speaks docs/api.md (v1), for action tests.
 
 It keeps its state in memory, records every request, and can be told to fail: answer
-5xx, hang past the client's timeout, or refuse with a given error code.
+5xx, hang past the client's timeout, or refuse with a given error code. Checklists come
+from backend/domain, the same vocabulary the real backend uses.
 """
 
 from __future__ import annotations
@@ -17,22 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from actions.normalize import today_in_china
+from backend.domain.checklist import checklist_for
 
 BOT_TOKEN = "test-bot-token"
 # The actions date things in China time; so does the fake, so the tests never go stale.
 TODAY = today_in_china()
 POLICY_END = (TODAY + timedelta(days=400)).isoformat()
-
-CHECKLISTS: dict[str, list[tuple[str, str]]] = {
-    "medical": [("id_card", "身份证"), ("invoice", "医疗发票"), ("itemized_bill", "费用明细清单"),
-                ("diagnosis_certificate", "诊断证明"), ("discharge_summary", "出院小结"), ("bank_card", "银行卡")],
-    "auto": [("driving_licence", "驾驶证"), ("vehicle_licence", "行驶证"), ("accident_report", "事故认定书"),
-             ("repair_invoice", "维修发票"), ("scene_photos", "现场照片"), ("bank_card", "银行卡")],
-    "property": [("id_card", "身份证"), ("loss_list", "损失清单"), ("scene_photos", "现场照片"),
-                 ("proof_of_ownership", "财产证明"), ("bank_card", "银行卡")],
-    "accident": [("id_card", "身份证"), ("accident_proof", "意外事故证明"), ("diagnosis_certificate", "诊断证明"),
-                 ("invoice", "医疗发票"), ("bank_card", "银行卡")],
-}  # fmt: skip
 
 
 @dataclass
@@ -143,9 +134,8 @@ class FakeBackend:
         self.sequence += 1
         number = f"CL{TODAY:%Y%m%d}{self.sequence:04d}"
         checklist = [
-            {"code": code, "name": name, "received": False, "document_ids": []}
-            for code, name in CHECKLISTS[body["claim_type"]]
-            if code != "discharge_summary" or body.get("inpatient")
+            {"code": item.code, "name": item.name, "received": False, "document_ids": []}
+            for item in checklist_for(body["claim_type"], bool(body.get("inpatient")))
         ]
         amount = body.get("claimed_amount")
         limit = {

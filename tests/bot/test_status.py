@@ -1,6 +1,8 @@
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.status import ActionClaimStatus
+from backend.domain.types import ClaimStatus
 from tests.bot.fake_backend import FakeBackend
 from tests.bot.helpers import (
     CONVERSATION,
@@ -93,21 +95,22 @@ async def test_no_claims_yet(backend: FakeBackend, dispatcher: CollectingDispatc
     assert responses(dispatcher) == ["utter_no_claims"]
 
 
-async def test_every_status_has_words(backend: FakeBackend) -> None:
+@pytest.mark.parametrize("status", [*(status.value for status in ClaimStatus), "mystery"])
+async def test_every_status_has_words(backend: FakeBackend, status: str) -> None:
+    """Every status of the shared vocabulary, and one newer than this action server."""
     backend.bind(CONVERSATION)
-    for status in (
-        "reported",
-        "rejected",
-        "paid",
-        "closed",
-        "withdrawn",
-        "reopened",
-        "partially_approved",
-        "mystery",
-    ):
+    for missing in ((), ("bank_card",)):
         backend.claims.clear()
+        received = tuple(
+            code for code in ("id_card", "invoice", "itemized_bill", "diagnosis_certificate",
+                              "bank_card") if code not in missing
+        )  # fmt: skip
         backend.add_claim(
-            CONVERSATION, status=status, approved_amount="1000.00", payout_amount="1000.00"
+            CONVERSATION,
+            status=status,
+            received=received,
+            approved_amount="1000.00",
+            payout_amount="1000.00",
         )
         dispatcher = CollectingDispatcher()
         await ActionClaimStatus().run(
