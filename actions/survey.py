@@ -1,6 +1,7 @@
 """Satisfaction follow-up (回访): a 1–5 rating and an optional comment, stored by the
 backend. Started by the backend (EXTERNAL_survey, entity claim_number) or by the
-customer (rate_service, possibly with the rating in the same message: 五星好评)."""
+customer (rate_service, possibly with the rating in the same message: 五星好评).
+A claim is rated once: the backend refuses a second rating with 409 `survey_exists`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend_client import BackendError
+from actions.backend_client import BackendError, BackendRefusal
 from actions.common import (
     SURVEY_SLOTS,
     DynamicFormValidationAction,
@@ -117,6 +118,12 @@ class ActionSubmitSurvey(Action):
                     claim_number=tracker.get_slot("survey_claim_number")
                     or tracker.get_slot("last_claim_number"),
                 )
+        except BackendRefusal as refusal:
+            if refusal.code == "survey_exists":
+                dispatcher.utter_message(response="utter_survey_already_done")
+            else:
+                dispatcher.utter_message(response="utter_survey_save_failed")
+            return reset(SURVEY_SLOTS)
         except BackendError:
             dispatcher.utter_message(response="utter_survey_save_failed")
             return reset(SURVEY_SLOTS)

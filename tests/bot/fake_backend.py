@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +25,7 @@ BOT_TOKEN = "test-bot-token"
 # The actions date things in China time; so does the fake, so the tests never go stale.
 TODAY = today_in_china()
 POLICY_END = (TODAY + timedelta(days=400)).isoformat()
+CLAIM_NUMBER = re.compile(r"^CL\d{12}$")
 
 
 @dataclass
@@ -356,8 +358,14 @@ class FakeBackend:
         body = request["json"] or {}
         if not isinstance(body.get("rating"), int) or not 1 <= body["rating"] <= 5:
             return _error(422, "validation_error", fields=["rating"])
+        claim_number = body.get("claim_number")
+        if claim_number is not None and not CLAIM_NUMBER.match(str(claim_number)):
+            return _error(422, "validation_error", fields=["claim_number"])
+        # One rating per claim (the real table has a unique constraint on claim_number).
+        if claim_number and any(s.get("claim_number") == claim_number for s in self.surveys):
+            return _error(409, "survey_exists")
         self.surveys.append(body)
-        return web.json_response({"status": "stored"}, status=201)
+        return web.json_response({"survey_id": len(self.surveys)}, status=201)
 
     async def settings(self, request: web.Request) -> web.Response:
         return web.json_response({

@@ -201,3 +201,32 @@ async def test_survey_backend_down(backend: FakeBackend, dispatcher: CollectingD
     await ActionSubmitSurvey().run(dispatcher, make_tracker(slots={"survey_rating": "5"}), {})
     assert render(dispatcher) == ["评价暂时没保存成功，抱歉，您可以稍后再评。"]
     assert CONVERSATION
+
+
+async def test_a_claim_is_rated_once(backend: FakeBackend) -> None:
+    slots = {"survey_rating": "5", "survey_comment": "-", "survey_claim_number": "CL202611250007"}
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitSurvey().run(dispatcher, make_tracker(slots=slots), {})
+    assert responses(dispatcher) == ["utter_survey_thanks"]
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitSurvey().run(
+        dispatcher, make_tracker(slots={**slots, "survey_rating": "1"}), {}
+    )
+    assert render(dispatcher) == [
+        "这笔理赔您之前已经评价过了（每笔理赔只记一次评价），谢谢您！还有意见的话可以说“转人工”告诉客服。"
+    ]
+    assert backend.surveys == [{"rating": 5, "claim_number": "CL202611250007"}]
+    assert slot_changes(events) == {
+        "survey_rating": None,
+        "survey_comment": None,
+        "survey_claim_number": None,
+    }
+
+
+async def test_survey_refused_for_another_reason_is_not_called_already_done(
+    backend: FakeBackend, dispatcher: CollectingDispatcher
+) -> None:
+    backend.refusals = {"/surveys": (422, {"code": "validation_error", "message": "x"})}
+    await ActionSubmitSurvey().run(dispatcher, make_tracker(slots={"survey_rating": "4"}), {})
+    assert responses(dispatcher) == ["utter_survey_save_failed"]
