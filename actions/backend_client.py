@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from backend.domain.types import ClaimStatus
+from backend.domain.types import ClaimStatus, NoticeChannel
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +186,22 @@ class Claim:
             decision_due=deadlines.get("decision_due"),
             payment_due=deadlines.get("payment_due"),
         )
+
+
+@dataclass(frozen=True)
+class NoticePreferences:
+    """How the customer wants proactive notices: `channel` is a NoticeChannel value
+    (kept as the backend's string, so a channel this bot does not know yet still reads)."""
+
+    channel: str
+    paused: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NoticePreferences:
+        paused = data["paused"]
+        if not isinstance(paused, bool):
+            raise TypeError(f"paused is {paused!r}, not a boolean")
+        return cls(channel=str(data["channel"]), paused=paused)
 
 
 @dataclass(frozen=True)
@@ -407,6 +423,23 @@ class BackendClient:
         if claim_number:
             body["claim_number"] = claim_number
         await self._request("POST", "/surveys", body)
+
+    async def set_notice_preferences(
+        self, channel: NoticeChannel | None = None, paused: bool | None = None
+    ) -> NoticePreferences:
+        """Choose the channel for proactive notices and/or pause them (403 `not_verified`
+        until the conversation is bound to a policyholder)."""
+        body: dict[str, Any] = {}
+        if channel is not None:
+            body["channel"] = NoticeChannel(channel).value
+        if paused is not None:
+            body["paused"] = paused
+        if not body:
+            raise ValueError("name a channel, or whether notices are paused")
+        return _parse(
+            NoticePreferences.from_json,
+            await self._request("PUT", "/me/notice-preferences", body),
+        )
 
     async def public_settings(self) -> PublicSettings:
         return _parse(

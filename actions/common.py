@@ -26,7 +26,7 @@ DIGRESSION_INTENTS = frozenset(
     {
         "cancel", "request_human", "complain", "faq", "bot_challenge", "greet", "goodbye",
         "thank", "out_of_scope", "query_claim_status", "report_claim",
-        "ask_required_documents", "upload_document", "rate_service",
+        "ask_required_documents", "upload_document", "rate_service", "notice_preference",
         "EXTERNAL_survey",
     }
 )  # fmt: skip

@@ -30,6 +30,7 @@ GOAL_BY_INTENT = {
     "report_claim": "report_claim",
     "query_claim_status": "query_claim_status",
     "upload_document": "upload_document",
+    "notice_preference": "notice_preference",
 }
 
 DEFAULT_LOCK_MINUTES = 15

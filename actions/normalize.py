@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import cn2an
 
 from backend.domain import checklist
-from backend.domain.types import ClaimType
+from backend.domain.types import ClaimType, NoticeChannel
 
 CHINA_TZ = timezone(timedelta(hours=8))  # no daylight saving in China
 
@@ -640,6 +640,69 @@ def match_document_item(text: str | None, items: Sequence[Mapping[str, str]]) ->
         if code in codes and any(word in value for word in words):
             return code
     return None
+
+
+# --------------------------------------------------------------------------- notice preferences
+
+# Longer words first: 手机短信 is one mention, not 短信 inside it.
+_NOTICE_CHANNEL_WORDS: tuple[tuple[str, NoticeChannel], ...] = (
+    ("微信公众号", NoticeChannel.WECHAT), ("公众号", NoticeChannel.WECHAT),
+    ("服务号", NoticeChannel.WECHAT), ("微信", NoticeChannel.WECHAT),
+    ("wechat", NoticeChannel.WECHAT), ("weixin", NoticeChannel.WECHAT),
+    ("手机短信", NoticeChannel.SMS), ("短信", NoticeChannel.SMS), ("短消息", NoticeChannel.SMS),
+    ("手机", NoticeChannel.SMS), ("sms", NoticeChannel.SMS),
+)  # fmt: skip
+_NOTICE_CHANNEL_RE = re.compile("|".join(re.escape(word) for word, _ in _NOTICE_CHANNEL_WORDS))
+_NOTICE_CHANNEL_BY_WORD = dict(_NOTICE_CHANNEL_WORDS)
+# Words that turn notices (or the channel named with them) off, and back on. Words that
+# merely contain 别 (别的, 特别 ...) are blanked out before looking.
+_NOTICE_OFF_RE = re.compile(
+    r"别|不要|不用|不想|不必|不需要|甭|停|关掉|关闭|关了|取消|退订|拒收|屏蔽|免打扰|烦死|off"
+)
+_NOTICE_ON_RE = re.compile(r"恢复|重新|继续|开启|打开|开通|重开|\bon\b")
+_NOT_A_SWITCH_RE = re.compile(r"别的|别人|特别|区别|分别|告别|个别|差别|类别|识别")
+# One wish per clause: "别发短信了，发微信吧" says two things. 了 and 吧 end a clause and
+# stay with it (关了 is a negation); 改成 ... start one.
+_CLAUSE_BREAK_RE = re.compile(
+    r"[，,。.!！?？;；、\s]+|(?<=[了吧])|(?=但是|而是|改成|改用|换成|还是)"
+)
+
+
+def parse_notice_switch(text: str | None) -> bool | None:
+    """Whether notices should be paused: True for 别再发通知了 / 不要推送了, False for
+    恢复通知 / 重新给我发, None when the message says neither. Also reads the entity
+    values `off` and `on`. A word that turns notices back on wins over a negation next
+    to it (“恢复通知，别停”)."""
+    value = _NOT_A_SWITCH_RE.sub(" ", clean(text).lower())
+    if _NOTICE_ON_RE.search(value):
+        return False
+    if _NOTICE_OFF_RE.search(value):
+        return True
+    return None
+
+
+def parse_notice_channel(text: str | None) -> NoticeChannel | None:
+    """The channel a message asks for, skipping the ones it turns down.
+
+    "以后发短信通知我" -> sms; "别发短信了，发微信吧" -> wechat; "短信别发了" -> None (a
+    channel only turned down is a wish to stop: parse_notice_switch). Entity values
+    (`sms`, `wechat`, `auto`) come back as themselves.
+    """
+    value = _NOT_A_SWITCH_RE.sub(" ", clean(text).lower())
+    if value in {channel.value for channel in NoticeChannel}:
+        return NoticeChannel(value)
+    wanted: NoticeChannel | None = None
+    for clause in _CLAUSE_BREAK_RE.split(value):
+        if _NOTICE_OFF_RE.search(clause) and not _NOTICE_ON_RE.search(clause):
+            continue
+        for match in _NOTICE_CHANNEL_RE.finditer(clause):
+            wanted = _NOTICE_CHANNEL_BY_WORD[match.group(0)]
+    return wanted
+
+
+def mentions_notice_channel(text: str | None) -> bool:
+    """Whether the words name a channel at all, wanted or turned down."""
+    return _NOTICE_CHANNEL_RE.search(clean(text).lower()) is not None
 
 
 def join_names(names: Iterable[str]) -> str:

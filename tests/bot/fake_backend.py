@@ -1,8 +1,8 @@
 """A small claims backend on 127.0.0.1 that speaks docs/api.md (v1), for action tests.
 
 It keeps its state in memory, records every request, and can be told to fail: answer
-5xx, hang past the client's timeout, or refuse with a given error code. Checklists come
-from backend/domain, the same vocabulary the real backend uses.
+5xx, hang past the client's timeout, or refuse with a given error code. Checklists and
+notice channels come from backend/domain, the same vocabulary the real backend uses.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from aiohttp import web
 
 from actions.normalize import today_in_china
 from backend.domain.checklist import checklist_for
+from backend.domain.types import NoticeChannel
 
 BOT_TOKEN = "test-bot-token"
 # The actions date things in China time; so does the fake, so the tests never go stale.
 TODAY = today_in_china()
 POLICY_END = (TODAY + timedelta(days=400)).isoformat()
+
 CLAIM_NUMBER = re.compile(r"^CL\d{12}$")
 
 
@@ -53,6 +55,8 @@ class FakeBackend:
     idempotency: dict[str, str] = field(default_factory=dict)
     handoffs: list[tuple[str, str]] = field(default_factory=list)
     surveys: list[dict[str, Any]] = field(default_factory=list)
+    # policy number -> {"channel": NoticeChannel value, "paused": bool}
+    notice_preferences: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     # Failure switches, by path prefix (after /api/v1): status code, or "hang".
     broken: dict[str, Any] = field(default_factory=dict)
@@ -209,6 +213,7 @@ class FakeBackend:
         )
         app.router.add_post(api + "/conversations/{conversation_id}/handoff", self.handoff)
         app.router.add_post(api + "/surveys", self.survey)
+        app.router.add_put(api + "/me/notice-preferences", self.set_notice_preferences)
         app.router.add_get(api + "/settings/public", self.settings)
         return app
 
@@ -366,6 +371,30 @@ class FakeBackend:
             return _error(409, "survey_exists")
         self.surveys.append(body)
         return web.json_response({"survey_id": len(self.surveys)}, status=201)
+
+    async def set_notice_preferences(self, request: web.Request) -> web.Response:
+        # As backend/conversations/router.py: the body's values are checked first (422),
+        # then the binding (403), then that it asks for something (422); other keys are
+        # ignored, as pydantic does.
+        body = request["json"] if isinstance(request["json"], dict) else {}
+        bad = []
+        if body.get("channel") is not None and body["channel"] not in set(NoticeChannel):
+            bad.append("channel")
+        if body.get("paused") is not None and not isinstance(body["paused"], bool):
+            bad.append("paused")
+        if bad:
+            return _error(422, "validation_error", fields=bad)
+        policy_number = self._holder_for(request)
+        if policy_number is None:
+            return _error(403, "not_verified")
+        wanted = {k: body[k] for k in ("channel", "paused") if body.get(k) is not None}
+        if not wanted:
+            return _error(422, "validation_error", fields=["channel", "paused"])
+        stored = self.notice_preferences.setdefault(
+            policy_number, {"channel": NoticeChannel.AUTO.value, "paused": False}
+        )
+        stored.update(wanted)
+        return web.json_response(dict(stored))
 
     async def settings(self, request: web.Request) -> web.Response:
         return web.json_response({

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIN_INTENTS = [
     "greet", "goodbye", "thank", "affirm", "deny", "report_claim", "query_claim_status",
     "ask_required_documents", "upload_document", "inform", "request_human", "complain",
-    "rate_service", "cancel", "bot_challenge", "out_of_scope",
+    "rate_service", "cancel", "bot_challenge", "out_of_scope", "notice_preference",
 ]  # fmt: skip
 
 pytestmark = pytest.mark.nlu_data

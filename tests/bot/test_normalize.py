@@ -192,3 +192,28 @@ def test_money_and_lists() -> None:
     assert n.money("3500") == "3,500.00"
     assert n.join_names(["身份证", "银行卡"]) == "身份证、银行卡"
     assert n.numbered(["身份证", "银行卡"]) == "1. 身份证\n2. 银行卡"
+
+
+@pytest.mark.parametrize(
+    ("text", "channel", "paused"),
+    [
+        ("以后发短信通知我", "sms", None), ("通知发短信吧", "sms", None),
+        ("理赔进度发我手机短信", "sms", None), ("用微信通知我就行", "wechat", None),
+        ("公众号通知就行", "wechat", None), ("通过微信公众号通知我", "wechat", None),
+        ("别发短信了，发微信吧", "wechat", True), ("别发短信了发微信吧", "wechat", True),
+        ("发短信，别发微信", "sms", True), ("别发微信了 改成短信", "sms", True),
+        ("短信别发了", None, True), ("别再给我发通知了", None, True), ("不要推送了", None, True),
+        ("暂停通知", None, True), ("把通知停了", None, True), ("天天推送烦死了", None, True),
+        ("恢复通知", None, False), ("重新给我发进度通知", None, False),
+        ("继续给我推送吧", None, False), ("恢复通知，别停", None, False),
+        ("恢复短信通知", "sms", False), ("用别的方式通知我", None, None),
+        ("通知设置", None, None), ("sms", "sms", None), ("wechat", "wechat", None),
+        ("off", None, True), ("on", None, False), ("帮我把短信通知关了", None, True),
+        ("通知暂时先停一下", None, True), ("我在外地 微信看不到 发短信吧", "sms", None),
+        ("微信不要发了还是短信吧", "sms", True),
+        ('/notice_preference{"notice_channel":"sms"}', "sms", None),
+    ],
+)  # fmt: skip
+def test_notice_preference_words(text: str, channel: str | None, paused: bool | None) -> None:
+    assert n.parse_notice_channel(text) == channel
+    assert n.parse_notice_switch(text) is paused

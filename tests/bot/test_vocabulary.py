@@ -13,7 +13,7 @@ import pytest
 from actions import normalize
 from actions.backend_client import OPEN_FOR_DOCUMENTS
 from backend.domain.checklist import ITEM_NAMES
-from backend.domain.types import ClaimStatus, ClaimType
+from backend.domain.types import ClaimStatus, ClaimType, NoticeChannel
 from tests.bot.helpers import DOMAIN, ROOT
 
 
@@ -68,3 +68,10 @@ def test_every_checklist_item_has_words() -> None:
 
 def test_statuses_open_for_documents_are_statuses() -> None:
     assert all(status in set(ClaimStatus) for status in OPEN_FOR_DOCUMENTS)
+
+
+@pytest.mark.parametrize("channel", [NoticeChannel.SMS, NoticeChannel.WECHAT])
+def test_every_channel_a_customer_can_choose_has_a_confirmation(channel: NoticeChannel) -> None:
+    assert f"utter_notify_by_{channel}" in DOMAIN["responses"]
+    payloads = [b["payload"] for b in DOMAIN["responses"]["utter_notify_which"][0]["buttons"]]
+    assert f'/notice_preference{{"notice_channel":"{channel}"}}' in payloads
