@@ -4,8 +4,10 @@ record the outcome. Any number of workers may run this at once.
 Taking is a lease: a worker marks the rows it takes `sending` until `lease_until`
 (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two workers never take one row; SQLite: one
 writer at a time, BEGIN IMMEDIATE). A worker that dies leaves its rows to the next one
-when the lease ends, so nothing is lost; the only duplicate possible is a notice the
-platform accepted just before the worker died, before its outcome was committed.
+when the lease ends, so nothing is lost. Each row's lease is renewed just before its
+send, so a slow but living worker never sends a row another worker has taken. The only
+duplicate possible is a notice the platform accepted just before the worker died,
+before its outcome was committed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -110,12 +113,35 @@ class NotificationService:
             )
         )
         for notice in batch:
+            # The batch shares one lease; a slow platform may outlast it. Renew this
+            # row's lease before sending: if another worker has taken it meanwhile,
+            # leave it to that worker instead of sending it twice.
+            if not await self._db(partial(self._renew_lease, notice_id=notice.id)):
+                log.warning(
+                    "notice %s: lease lost before sending; left to its new owner", notice.id
+                )
+                continue
             try:
                 await self.deliver(notice)
             except Exception as exc:  # one bad notice must not stop the others
                 log.exception("notice %s: delivery crashed", notice.id)
                 await self._finish(notice, None, crash=repr(exc))
         return len(batch)
+
+    def _renew_lease(self, session: Session, notice_id: int) -> bool:
+        now = datetime.now(UTC)
+        renewed = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == notice_id,
+                OutboxMessage.status == "sending",
+                OutboxMessage.lease_owner == self.owner,
+                OutboxMessage.lease_until >= now,
+            )
+            .values(lease_until=now + timedelta(seconds=self.settings.notice_lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(renewed, "rowcount", 0))
 
     async def deliver(self, notice: DueNotice) -> None:
         age = datetime.now(UTC) - notice.created_at

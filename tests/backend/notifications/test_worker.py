@@ -660,11 +660,6 @@ async def test_only_the_customers_own_messages_open_the_window(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="a worker keeps sending the rest of its batch after its lease ran out: another "
-    "worker has taken those rows meanwhile and sends them too (duplicates without any crash)",
-)
 async def test_a_slow_worker_does_not_send_rows_whose_lease_it_lost(pg_world: World) -> None:
     world = pg_world
     numbers = [world.file_claim(LI) for _ in range(6)]  # SMS only: no dedup by the platform
