@@ -19,10 +19,12 @@ from backend.models.conversation import (
 from backend.models.document import Document
 from backend.models.notification import OutboxMessage, ScheduledJob, WorkerHeartbeat
 from backend.models.policy import ChannelIdentity, Coverage, Policy, Policyholder
+from backend.models.security import AuditEvent, LoginAttempt, PaymentCallback
 from backend.models.staff import StaffUser
 
 __all__ = [
     "AppendOnlyViolation",
+    "AuditEvent",
     "Base",
     "ChannelIdentity",
     "ChecklistEntry",
@@ -33,7 +35,9 @@ __all__ = [
     "Coverage",
     "Document",
     "Handoff",
+    "LoginAttempt",
     "OutboxMessage",
+    "PaymentCallback",
     "Policy",
     "Policyholder",
     "RiskFlagRecord",

@@ -56,6 +56,8 @@ class Claim(Base):
     reported_by: Mapped[str] = mapped_column(String(200))  # conversation id or staff username
     # Same key from the same caller returns the same claim instead of a second one.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # SHA-256 of the report the key came with: the same key with other data is a conflict.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     reported_on: Mapped[date]
     documents_completed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]

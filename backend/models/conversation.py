@@ -9,12 +9,15 @@ from backend.models.base import Base, utcnow
 
 
 class VerificationAttempt(Base):
-    """Identity checks per conversation, for the five-failures lock-out."""
+    """Identity checks, counted per conversation and per policy for the lock-outs."""
 
     __tablename__ = "verification_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(200), index=True)
+    # The policy number tried (as given, upper-cased), so guesses spread over many
+    # conversations still count against that policy.
+    policy_number: Mapped[str | None] = mapped_column(String(20), index=True)
     succeeded: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
