@@ -37,7 +37,14 @@ async def _verified_form(request: Request, runtime: ChannelRuntime) -> dict[str,
     if not settings.twilio_enabled or settings.twilio_auth_token is None:
         raise HTTPException(status_code=404)
     assert settings.public_base_url
+    # Twilio posts application/x-www-form-urlencoded, never multipart: a file part
+    # would reach the signature validator as an UploadFile (TypeError, a 500 for anyone).
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise HTTPException(status_code=415, detail="form-urlencoded body expected")
     form = await request.form()
+    if any(not isinstance(value, str) for _, value in form.multi_items()):
+        raise HTTPException(status_code=415, detail="form-urlencoded body expected")
     url = public_request_url(settings.public_base_url, request.url.path, request.url.query)
     try:
         verify_twilio_signature(

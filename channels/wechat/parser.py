@@ -54,7 +54,10 @@ def to_inbound(fields: Mapping[str, Any]) -> InboundMessage:
     create_time = _text(fields, "CreateTime")
     if not openid or not msg_type or not create_time or not create_time.isdigit():
         raise CallbackParseError("FromUserName, MsgType and CreateTime are required")
-    created_at = datetime.fromtimestamp(int(create_time), tz=UTC)
+    try:
+        created_at = datetime.fromtimestamp(int(create_time), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise CallbackParseError("CreateTime is out of range") from None
     conversation_id = f"wechat:{openid}"
     msg_id = _text(fields, "MsgId") or _text(fields, "MsgID")
     common: dict[str, Any] = {

@@ -8,6 +8,7 @@ up to WECHAT_REPLY_BUDGET_SECONDS and answers "success" after that (see channels
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import replace
@@ -93,6 +94,7 @@ async def _read_verified_fields(request: Request, runtime: ChannelRuntime) -> di
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
         raise HTTPException(status_code=413)
+    raw_body = body
     max_age = runtime.settings.wechat_signature_max_age_seconds
     crypto = wechat_channel(runtime).crypto
     try:
@@ -126,10 +128,31 @@ async def _read_verified_fields(request: Request, runtime: ChannelRuntime) -> di
             body = crypto.decrypt(encrypted).encode()
     except (SignatureError, DecryptError) as exc:
         raise _forbidden(str(exc)) from None
+    await _refuse_replay_with_another_body(runtime, params, raw_body, max_age)
     try:
         return parse_xml(body)
     except CallbackParseError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+async def _refuse_replay_with_another_body(
+    runtime: ChannelRuntime, params: Any, body: bytes, max_age_seconds: int
+) -> None:
+    """In plain mode WeChat's signature covers token, timestamp and nonce, not the body:
+    anyone who saw one signed query string (a log, a proxy) could post any body with it
+    for as long as the timestamp is fresh. So each signed (timestamp, nonce, signature)
+    is bound to the body it first came with, for the whole replay window; WeChat's own
+    retries repeat the same body and pass, anything else is refused."""
+    signature = params.get("msg_signature") or params.get("signature") or ""
+    key = f"wechat:sig:{params.get('timestamp')}:{params.get('nonce')}:{signature.lower()}"
+    digest = hashlib.sha256(body).hexdigest()
+    # The timestamp may be up to max_age in the past or the future: keep the mark twice
+    # as long, so it outlives every moment the signature is still accepted.
+    ttl = 2 * max_age_seconds + 5
+    if await runtime.store.set_if_absent(key, digest, ttl):
+        return
+    if await runtime.store.get(key) != digest:
+        raise _forbidden("signed query string reused with another body")
 
 
 @router.post("")
