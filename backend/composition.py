@@ -33,11 +33,16 @@ from channels.twilio.outbound import open_twilio_channel
 from channels.webchat.outbound import WebChatChannel
 from channels.wechat.outbound import open_wechat_channel
 
-# The workers listen here; the app publishes after a commit that wrote outbox rows.
-OUTBOX_CHANNEL = "claims:outbox:new"
+
+def outbox_channel(settings: Settings) -> str:
+    """The workers listen here; the app publishes after a commit that wrote outbox rows.
+    Under REDIS_KEY_PREFIX, so two deployments on one Redis never wake each other."""
+    return settings.redis_key_prefix + "outbox:new"
 
 
-def publish_new_notices(session_factory: sessionmaker[Session], redis_url: str) -> None:
+def publish_new_notices(
+    session_factory: sessionmaker[Session], redis_url: str, channel: str
+) -> None:
     """Wake the workers at once after any commit that wrote an outbox row."""
     client = sync_redis.Redis.from_url(redis_url)
 
@@ -49,7 +54,7 @@ def publish_new_notices(session_factory: sessionmaker[Session], redis_url: str) 
         if session.info.pop("new_notices", False):
             # On failure the workers' poll still finds the row.
             with contextlib.suppress(sync_redis.RedisError):
-                client.publish(OUTBOX_CHANNEL, "1")
+                client.publish(channel, "1")
 
     event.listen(session_factory, "after_flush", after_flush)
     event.listen(session_factory, "after_commit", after_commit)
@@ -83,7 +88,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         webchat = await add_platform_channels(runtime, stack)
         session_factory = make_session_factory(engine)
         if settings.redis_url:
-            publish_new_notices(session_factory, settings.redis_url)
+            publish_new_notices(session_factory, settings.redis_url, outbox_channel(settings))
         rasa = RasaClient(settings, http)
         services = Services(
             settings=settings,

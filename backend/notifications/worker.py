@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from backend.composition import OUTBOX_CHANNEL, open_services
+from backend.composition import open_services, outbox_channel
 from backend.core.logging import configure_logging
 from backend.core.settings import Settings, get_settings
 from backend.core.state import Services
@@ -51,7 +51,7 @@ async def _listen(services: Services, wake: asyncio.Event) -> None:
     assert services.redis is not None
     pubsub = services.redis.pubsub()
     try:
-        await pubsub.subscribe(OUTBOX_CHANNEL)
+        await pubsub.subscribe(outbox_channel(services.settings))
         async for message in pubsub.listen():
             if message.get("type") == "message":
                 wake.set()
