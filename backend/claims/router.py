@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, UploadFile
@@ -28,6 +29,7 @@ from backend.claims.service import Who
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.security import AdjusterDep, BotCaller, CallerDep
+from backend.core.settings import Settings
 from backend.documents.deps import DocumentStoreDep, read_upload_file
 from backend.documents.service import store_document
 from backend.domain.types import Actor, ClaimStatus, ClaimType
@@ -249,34 +251,58 @@ def reopen(body: ReasonIn, d: DecisionDep) -> ClaimOut:
 # ------------------------------------------------------------- payment system
 
 
-@router.post("/payments/callback")
+PAYMENT_SIGNATURE_HELP = (
+    "HMAC-SHA256 (hex) of `<X-Payment-Timestamp>.<raw body>` with PAYMENT_CALLBACK_SECRET; "
+    "the timestamp (Unix seconds) must be within PAYMENT_CALLBACK_MAX_AGE_SECONDS of now."
+)
+
+
+def verify_payment_signature(
+    settings: Settings, raw: bytes, timestamp: str | None, signature: str | None
+) -> None:
+    """The signature covers a timestamp with the body, so a captured callback is only
+    good for the window; inside it, each (reference, status) is applied once anyway."""
+    assert settings.payment_callback_secret is not None
+    if not timestamp or not signature or not timestamp.strip().isdigit():
+        raise ApiError(401, "unauthorized", "missing payment signature or timestamp")
+    if abs(time.time() - int(timestamp.strip())) > settings.payment_callback_max_age_seconds:
+        raise ApiError(401, "unauthorized", "stale payment callback")
+    expected = hmac.new(
+        settings.payment_callback_secret.get_secret_value().encode(),
+        timestamp.strip().encode() + b"." + raw,
+        hashlib.sha256,
+    ).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise ApiError(401, "unauthorized", "bad payment signature")
+
+
+@router.post(
+    "/payments/callback",
+    responses={
+        401: {"description": f"`unauthorized`: {PAYMENT_SIGNATURE_HELP}"},
+        409: {"description": "the claim cannot take this outcome (e.g. a failure after paid)"},
+    },
+)
 async def payment_callback(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    x_payment_signature: Annotated[str | None, Header()] = None,
+    x_payment_signature: Annotated[str | None, Header(description=PAYMENT_SIGNATURE_HELP)] = None,
+    x_payment_timestamp: Annotated[str | None, Header()] = None,
 ) -> dict[str, str]:
-    """The payment system reports a transfer: HMAC-SHA256 of the raw body, hex."""
+    """The payment system reports a transfer (`succeeded`, or a failure status)."""
     raw = await request.body()
-    assert settings.payment_callback_secret is not None
-    expected = hmac.new(
-        settings.payment_callback_secret.get_secret_value().encode(), raw, hashlib.sha256
-    ).hexdigest()
-    if not x_payment_signature or not hmac.compare_digest(expected, x_payment_signature.strip()):
-        raise ApiError(401, "unauthorized", "bad payment signature")
+    verify_payment_signature(settings, raw, x_payment_timestamp, x_payment_signature)
     try:
         body = json.loads(raw)
         claim_number = str(body["claim_number"])
-        reference = str(body["reference"])
-        status = str(body.get("status", "succeeded"))
+        reference = str(body["reference"]).strip()
+        status = str(body["status"]).strip()
     except (ValueError, KeyError, TypeError) as exc:
         raise ApiError(422, "validation_error", "need claim_number, reference, status") from exc
-    who = Who(Actor.PAYMENT_SYSTEM, "payment_system")
-    claim = service.get_claim(session, claim_number, who, for_update=True)
-    if status != "succeeded":
-        service.record_payment_failure(session, claim, reference, status)
-        return {"claim_number": claim.claim_number, "status": claim.status.value}
-    if claim.status == ClaimStatus.PAID:
-        return {"claim_number": claim.claim_number, "status": "paid"}  # a repeated callback
-    service.mark_paid(session, claim, who, reference)
-    return {"claim_number": claim.claim_number, "status": claim.status.value}
+    if not reference or not status or len(reference) > 100 or len(status) > 40:
+        raise ApiError(422, "validation_error", "need claim_number, reference, status")
+    # Row locks and writes are synchronous SQL: keep them off the event loop.
+    return await run_in_threadpool(
+        service.apply_payment_callback, session, claim_number, reference, status
+    )

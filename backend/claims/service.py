@@ -6,6 +6,9 @@ should hear of it, an outbox row in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,10 +35,13 @@ from backend.models import (
     ClaimEvent,
     Coverage,
     Document,
+    PaymentCallback,
     Policy,
     RiskFlagRecord,
 )
 from backend.notifications.outbox import enqueue
+
+logger = logging.getLogger(__name__)
 
 S = ClaimStatus
 # Claims whose payout counts against the policy's shared limit.
@@ -138,7 +144,16 @@ def choose_policy(
     incident_date: date,
     policy_number: str | None,
 ) -> Policy:
-    """The policy a new claim goes on, or a refusal with the most specific reason."""
+    """The policy a new claim goes on, or a refusal with the most specific reason.
+
+    A customer's claim goes on one of their own policies; staff filing for someone must
+    name the policy (or the policyholder), never "the first policy that fits"."""
+    if policyholder_id is None and not (policy_number and policy_number.strip()):
+        raise ApiError(
+            422,
+            "policy_required",
+            "工作人员报案须指明保单号或投保人 / staff must name the policy or the policyholder",
+        )
     stmt = select(Policy).options(selectinload(Policy.coverages)).order_by(Policy.policy_number)
     if policy_number:
         stmt = stmt.where(Policy.policy_number == policy_number.strip().upper())
@@ -185,9 +200,10 @@ def report_claim(
     """Create a claim; the same idempotency key from the same caller returns the same
     claim. Returns (claim, created)."""
     scoped_key = f"{who.actor_id}:{idempotency_key}"
+    fingerprint = report_fingerprint(data)
     existing = _by_idempotency_key(session, scoped_key)
     if existing is not None:
-        return existing, False
+        return _same_report(existing, fingerprint), False
     policy = choose_policy(
         session,
         settings,
@@ -200,6 +216,8 @@ def report_claim(
     savepoint = session.begin_nested()
     try:
         claim = _insert_claim(session, settings, who, policy, data, scoped_key, today)
+        claim.idempotency_fingerprint = fingerprint
+        session.flush()
         savepoint.commit()
     except IntegrityError:
         # A concurrent request with the same key won the race: return its claim.
@@ -207,8 +225,39 @@ def report_claim(
         existing = _by_idempotency_key(session, scoped_key)
         if existing is None:
             raise
-        return existing, False
+        return _same_report(existing, fingerprint), False
     return get_claim(session, claim.claim_number, Who(who.actor, who.actor_id)), True
+
+
+def report_fingerprint(data: NewClaim) -> str:
+    """What the report says, normalised as it is stored: a retry hashes the same."""
+    fields = {
+        "claim_type": data.claim_type.value,
+        "incident_date": data.incident_date.isoformat(),
+        "location": data.location.strip(),
+        "description": data.description.strip(),
+        "claimed_amount": None
+        if data.claimed_amount is None
+        else str(payout.to_fen(data.claimed_amount)),
+        "inpatient": bool(data.inpatient and data.claim_type == ClaimType.MEDICAL),
+        "policy_number": (data.policy_number or "").strip().upper() or None,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _same_report(existing: Claim, fingerprint: str) -> Claim:
+    """A retry returns the claim it made; the same key with other data is refused, as
+    payment APIs do, rather than silently dropping the new data. Claims filed before
+    fingerprints were kept (NULL) answer as before."""
+    if existing.idempotency_fingerprint not in (None, fingerprint):
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "Idempotency-Key 已用于另一份报案 / this Idempotency-Key was used for a "
+            "different report; use a new key for a new claim",
+            claim_number=existing.claim_number,
+        )
+    return existing
 
 
 def _by_idempotency_key(session: Session, scoped_key: str) -> Claim | None:
@@ -580,7 +629,8 @@ def approve(
         raise ApiError(
             422, "validation_error", "核定金额必须大于零 / approved amount must be positive"
         )
-    if claim.claimed_amount is not None and amount > claim.claimed_amount and not partial:
+    # Partial or full, an adjuster never approves more than the customer claimed.
+    if claim.claimed_amount is not None and amount > claim.claimed_amount:
         raise ApiError(
             422,
             "amount_above_claimed",
@@ -759,8 +809,60 @@ def deadline_status(settings: Settings, claim: Claim, today: date) -> deadline_r
     )
 
 
+PAYMENT_SUCCEEDED = "succeeded"
+
+
+def apply_payment_callback(
+    session: Session, claim_number: str, reference: str, status: str
+) -> dict[str, str]:
+    """Apply one payment outcome once: the same (reference, status) again, a retry or
+    a replay, answers with the claim as it is and changes nothing."""
+    who = Who(Actor.PAYMENT_SYSTEM, "payment_system")
+    claim = get_claim(session, claim_number, who, for_update=True)
+    applied = session.scalars(
+        select(PaymentCallback).where(
+            PaymentCallback.reference == reference, PaymentCallback.status == status
+        )
+    ).one_or_none()
+    if applied is not None:
+        if applied.claim_number != claim.claim_number:
+            raise ApiError(
+                409, "reference_in_use", "this payment reference belongs to another claim"
+            )
+        return {"claim_number": claim.claim_number, "status": claim.status.value}
+    if status == PAYMENT_SUCCEEDED:
+        if claim.status == S.PAID:
+            # Paid before under another reference (or by an adjuster): nothing to move.
+            return {"claim_number": claim.claim_number, "status": claim.status.value}
+        mark_paid(session, claim, who, reference)
+    else:
+        if claim.status not in (S.APPROVED, S.PARTIALLY_APPROVED):
+            raise ApiError(
+                409,
+                "not_awaiting_payment",
+                f"the claim is {claim.status.value}: a payment failure does not apply",
+                status=claim.status.value,
+            )
+        record_payment_failure(session, claim, reference, status)
+    savepoint = session.begin_nested()
+    try:
+        session.add(
+            PaymentCallback(reference=reference, status=status, claim_number=claim.claim_number)
+        )
+        savepoint.commit()
+    except IntegrityError:
+        # The same callback, at the same moment, on another worker: that one applies it.
+        savepoint.rollback()
+        raise ApiError(409, "callback_in_progress", "this callback is being applied") from None
+    return {"claim_number": claim.claim_number, "status": claim.status.value}
+
+
 def record_payment_failure(session: Session, claim: Claim, reference: str, status: str) -> None:
-    """A failed transfer is recorded for the adjusters; the claim stays approved."""
+    """A failed transfer is recorded for the adjusters (a claim event and a warning in
+    the log) and told to the customer; the claim stays approved."""
+    logger.warning(
+        "payment failed for claim %s (reference %s): %s", claim.claim_number, reference, status
+    )
     _event(
         session,
         claim,

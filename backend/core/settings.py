@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     staff_token_minutes: int = 30
     payment_callback_secret: SecretStr | None = None
+    # A payment callback signed further than this from now is stale (a replay): 401.
+    payment_callback_max_age_seconds: int = Field(default=300, gt=0)
 
     # Identity verification lock-out
     verify_max_failures: int = 5

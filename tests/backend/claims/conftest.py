@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -25,6 +28,18 @@ def days_ago(n: int) -> date:
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64))
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def payment_headers(settings: Settings, body: bytes, *, at: float | None = None) -> dict[str, str]:
+    """Signed as the payment system signs: HMAC-SHA256 of `<timestamp>.<body>`."""
+    assert settings.payment_callback_secret is not None
+    timestamp = str(int(time.time() if at is None else at))
+    signature = hmac.new(
+        settings.payment_callback_secret.get_secret_value().encode(),
+        timestamp.encode() + b"." + body,
+        hashlib.sha256,
+    ).hexdigest()
+    return {"X-Payment-Timestamp": timestamp, "X-Payment-Signature": signature}
 
 
 def bot_headers(settings: Settings, conversation_id: str) -> dict[str, str]:

@@ -339,9 +339,9 @@ def test_stats_show_the_figures(
 def test_payment_callback_is_signed(
     client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], settings
 ) -> None:  # type: ignore[no-untyped-def]
-    import hashlib
-    import hmac
     import json
+
+    from tests.backend.claims.conftest import payment_headers
 
     claim = report(client, zhang, claimed_amount="100.00").json()
     attach_all(client, zhang, claim)
@@ -349,18 +349,17 @@ def test_payment_callback_is_signed(
         {"claim_number": claim["claim_number"], "reference": "PAY-1", "status": "succeeded"}
     ).encode()
     forged = client.post(
-        "/api/v1/payments/callback", content=body, headers={"X-Payment-Signature": "00"}
+        "/api/v1/payments/callback",
+        content=body,
+        headers={**payment_headers(settings, body), "X-Payment-Signature": "00"},
     )
     assert forged.status_code == 401
-    sig = hmac.new(
-        settings.payment_callback_secret.get_secret_value().encode(), body, hashlib.sha256
-    ).hexdigest()
     ok = client.post(
-        "/api/v1/payments/callback", content=body, headers={"X-Payment-Signature": sig}
+        "/api/v1/payments/callback", content=body, headers=payment_headers(settings, body)
     )
     assert ok.json() == {"claim_number": claim["claim_number"], "status": "paid"}
     again = client.post(
-        "/api/v1/payments/callback", content=body, headers={"X-Payment-Signature": sig}
+        "/api/v1/payments/callback", content=body, headers=payment_headers(settings, body)
     )
     assert again.json()["status"] == "paid"  # repeated callback changes nothing
     view = client.get(f"/api/v1/claims/{claim['claim_number']}", headers=adjuster).json()
