@@ -32,7 +32,9 @@ from backend.domain.types import ClaimStatus, NoticeChannel
 logger = logging.getLogger(__name__)
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8000"
-DEFAULT_BOT_TOKEN = "dev-bot-token"
+# No default token: the app generates its own (scripts/run-all.sh hands it over as
+# BACKEND_BOT_TOKEN); without one every call is refused as unauthenticated.
+DEFAULT_BOT_TOKEN = ""
 DEFAULT_TIMEOUT_SECONDS = 3.0
 API_PREFIX = "/api/v1"
 

@@ -1,5 +1,5 @@
 """Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, create-staff,
-sweep-blobs, reencrypt-documents, rasa-token); `--help` lists them."""
+sweep-blobs, reencrypt-documents, rasa-token, bot-token); `--help` lists them."""
 
 from __future__ import annotations
 
@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "rasa-token", help="print the token Rasa's HTTP API must be started with (--auth-token)"
     )
+    sub.add_parser(
+        "bot-token",
+        help="print the action server's bearer token (BACKEND_BOT_TOKEN in the bot env)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -67,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rasa-token":
         assert settings.rasa_token is not None  # set, or generated in development
         print(settings.rasa_token.get_secret_value())
+        return 0
+
+    if args.command == "bot-token":
+        assert settings.bot_service_token is not None  # set, or generated in development
+        print(settings.bot_service_token.get_secret_value())
         return 0
 
     engine = make_engine(settings.database_url)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from backend.audit.router import router as audit_router
 from backend.claims.router import router as claims_router
 from backend.composition import open_services
 from backend.conversations.router import router as conversations_router
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identities_router)
     app.include_router(claims_router)
     app.include_router(documents_router)
+    app.include_router(audit_router)
     app.include_router(conversations_router)
     app.include_router(stats_router)
     app.include_router(wechat_router)

@@ -12,6 +12,11 @@ export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook
 RASA_TOKEN="$(.venv/bin/python -m backend.cli rasa-token)" || {
   echo "ERROR: could not read RASA_TOKEN from the settings" >&2; exit 1; }
 export RASA_TOKEN
+# The action server calls the claims API with the bot's service token (BOT_SERVICE_TOKEN,
+# or the one generated in var/dev-secrets.json).
+BACKEND_BOT_TOKEN="$(.venv/bin/python -m backend.cli bot-token)" || {
+  echo "ERROR: could not read BOT_SERVICE_TOKEN from the settings" >&2; exit 1; }
+export BACKEND_BOT_TOKEN
 
 declare -A pids=()
 start() {

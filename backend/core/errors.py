@@ -26,9 +26,12 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        headers = None
+        headers: dict[str, str] = {}
         if exc.status_code == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
+            headers["WWW-Authenticate"] = "Bearer"
+        retry_after = exc.extra.get("retry_after_seconds")
+        if isinstance(retry_after, int) and exc.status_code in (423, 429, 503):
+            headers["Retry-After"] = str(retry_after)
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.extra), exc.status_code, headers=headers
         )
@@ -49,7 +52,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
-        )
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            413: "too_large",
+            415: "unsupported_media_type",
+        }.get(exc.status_code, "http_error")
+        # Keep the exception's headers: a 405 must still say what is Allowed.
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
+from backend.identities.service import binding_expired
 from backend.models import ChannelIdentity, StaffUser
 
 _hasher = PasswordHasher()
@@ -99,9 +100,16 @@ def authenticate(
         identity = session.scalars(
             select(ChannelIdentity).where(ChannelIdentity.conversation_id == x_conversation_id)
         ).one_or_none()
-        return BotCaller(x_conversation_id, identity.policyholder_id if identity else None)
+        if identity is None or binding_expired(settings, identity, datetime.now(UTC)):
+            return BotCaller(x_conversation_id, None)
+        return BotCaller(x_conversation_id, identity.policyholder_id)
     try:
-        claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=["HS256"])
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=["HS256"],
+            options={"require": ["exp", "iat", "sub"]},
+        )
     except jwt.PyJWTError as exc:
         raise ApiError(401, "unauthorized", "凭证无效或已过期 / invalid or expired token") from exc
     user = session.scalars(

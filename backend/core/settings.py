@@ -31,6 +31,11 @@ DEV_SECRET_NAMES = (
 )
 
 
+# Development values that were once fixed (and so are public): never accepted in
+# production, and replaced in var/dev-secrets.json.
+KNOWN_DEV_VALUES = frozenset({"dev-bot-token"})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -65,6 +70,22 @@ class Settings(BaseSettings):
     verify_max_failures: int = 5
     verify_window_minutes: int = 15
     verify_lock_minutes: int = 15
+    # Staff logins: an account or a source (client address) with this many failures
+    # within the window is refused (423 / 429 with Retry-After) until they age out.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_source: int = Field(default=20, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    # Password hashes computed at once (argon2 is CPU-bound); others wait this long.
+    login_hash_concurrency: int = Field(default=2, ge=1)
+    login_queue_seconds: float = Field(default=5.0, gt=0)
+    # ... and per policy, whatever the conversation (guesses spread over many of them).
+    verify_policy_max_failures: int = Field(default=10, ge=1)
+    verify_policy_window_minutes: int = Field(default=60, ge=1)
+    # A conversation's binding to a policyholder lasts this long after verification;
+    # then no claim data is shown until the person verifies again (notices still go).
+    binding_days_web: float = Field(default=1, gt=0)
+    binding_days_wechat: float = Field(default=180, gt=0)
+    binding_days_sms: float = Field(default=180, gt=0)
 
     # Review and time limits (Insurance Law Art. 22–26; small-claims guideline)
     fast_track_medical: Decimal = Decimal("3000.00")
@@ -141,6 +162,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
+        if self.app_env == "production":
+            public = [
+                name.upper()
+                for name in DEV_SECRET_NAMES
+                if (value := getattr(self, name)) is not None
+                and value.get_secret_value() in KNOWN_DEV_VALUES
+            ]
+            if public:
+                names = ", ".join(public)
+                raise ValueError(f"production refuses a known development value for: {names}")
         missing = [name for name in DEV_SECRET_NAMES if getattr(self, name) is None]
         if not missing:
             return self
@@ -164,6 +195,14 @@ class Settings(BaseSettings):
         )
 
     @property
+    def binding_days(self) -> dict[str, float]:
+        return {
+            "web": self.binding_days_web,
+            "wechat": self.binding_days_wechat,
+            "sms": self.binding_days_sms,
+        }
+
+    @property
     def fast_track_limits(self) -> dict[str, Decimal]:
         return {
             "medical": self.fast_track_medical,
@@ -178,7 +217,7 @@ def _load_dev_secrets(var_dir: Path) -> dict[str, str]:
     if path.exists():
         stored = json.loads(path.read_text())
     generated = {
-        "bot_service_token": "dev-bot-token",
+        "bot_service_token": secrets.token_urlsafe(32),
         "jwt_secret": secrets.token_urlsafe(32),
         "payment_callback_secret": secrets.token_urlsafe(32),
         "document_keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -186,7 +225,8 @@ def _load_dev_secrets(var_dir: Path) -> dict[str, str]:
     }
     changed = False
     for name, value in generated.items():
-        if name not in stored:
+        # A fixed token of older set-ups is public knowledge: replace it.
+        if name not in stored or stored[name] in KNOWN_DEV_VALUES:
             stored[name] = value
             changed = True
     if changed:

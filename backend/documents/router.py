@@ -6,8 +6,9 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from backend.audit import service as audit
 from backend.core.deps import SessionDep, SettingsDep
-from backend.core.security import CallerDep
+from backend.core.security import CallerDep, StaffCaller
 from backend.documents.deps import DocumentStoreDep, read_request_body
 from backend.documents.schemas import DocumentOut
 from backend.documents.service import read_document, store_document
@@ -71,6 +72,17 @@ def document_content(
     """The original bytes. Staff see any document; the bot sees its conversation's
     uploads and the documents of its bound policyholder's claims; anything else is 404."""
     document, content = read_document(session, store, settings, document_id, caller=caller)
+    if isinstance(caller, StaffCaller):
+        # Claim documents are sensitive personal information (PIPL): every staff view
+        # is on record, in the same transaction as the read.
+        audit.record(
+            session,
+            caller.username,
+            audit.DOCUMENT_VIEWED,
+            document.id,
+            claim_id=document.claim_id,
+            role=caller.role,
+        )
     extension = EXTENSIONS.get(document.media_type, "bin")
     return Response(
         content,

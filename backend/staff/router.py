@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.security import issue_staff_token
-from backend.staff.service import authenticate_staff
+from backend.staff import service
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
@@ -23,10 +26,47 @@ class TokenOut(BaseModel):
     role: str
 
 
-@router.post("/login")
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = authenticate_staff(session, body.username, body.password)
-    if user is None:
-        raise ApiError(401, "unauthorized", "用户名或密码错误 / wrong username or password")
-    token, lifetime = issue_staff_token(settings, user)
-    return TokenOut(access_token=token, expires_in=lifetime, role=user.role)
+def _hashing_gate(request: Request, concurrency: int) -> asyncio.Semaphore:
+    """argon2 costs tens of milliseconds of CPU and a worker thread: at most
+    `concurrency` logins hash at once, the rest wait here without holding a thread."""
+    gate = getattr(request.app.state, "login_gate", None)
+    if gate is None:
+        gate = asyncio.Semaphore(concurrency)
+        request.app.state.login_gate = gate
+    return gate
+
+
+@router.post(
+    "/login",
+    responses={
+        401: {"description": "`unauthorized`: wrong username or password"},
+        423: {"description": "`locked`: too many failures for this account (Retry-After)"},
+        429: {"description": "`too_many_attempts` from this source, or too many at once"},
+    },
+)
+async def login(
+    body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> TokenOut:
+    source = request.client.host if request.client else "unknown"
+    gate = _hashing_gate(request, settings.login_hash_concurrency)
+    try:
+        await asyncio.wait_for(gate.acquire(), timeout=settings.login_queue_seconds)
+    except TimeoutError:
+        raise ApiError(
+            429, "busy", "登录繁忙，请稍后再试 / too many logins at once", retry_after_seconds=1
+        ) from None
+
+    def _login() -> TokenOut:
+        try:
+            user = service.login(session, settings, body.username, body.password, source)
+        except ApiError:
+            # The failed attempt must be kept (it counts towards the lock-out).
+            session.commit()
+            raise
+        token, lifetime = issue_staff_token(settings, user)
+        return TokenOut(access_token=token, expires_in=lifetime, role=user.role)
+
+    try:
+        return await run_in_threadpool(_login)
+    finally:
+        gate.release()
