@@ -1,0 +1,80 @@
+"""The real uvicorn access log, as `make run` writes it to stdout and var/log/app.log:
+a webhook's signed query string (signature, nonce, openid) never appears in it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from backend.core.settings import Settings
+from backend.main import create_app
+
+
+def test_webhook_query_strings_stay_out_of_the_access_log(
+    settings: Settings, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "access.log"
+    config_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": '%(client_addr)s - "%(request_line)s" %(status_code)s',
+            }
+        },
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log_file),
+                "formatter": "access",
+            }
+        },
+        "loggers": {"uvicorn.access": {"handlers": ["file"], "level": "INFO", "propagate": False}},
+    }
+    app = create_app(settings.model_copy(update={"wechat_token": SecretStr("tok-for-the-log")}))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=config_dict, access_log=True, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        base = f"http://127.0.0.1:{port}"
+        query = {
+            "signature": "5ecre7519a7ure0000000000000000000000000",
+            "timestamp": str(int(time.time())),
+            "nonce": "n0nce4242",
+            "openid": "oSecretOpenId123",
+        }
+        r = httpx.post(f"{base}/channels/wechat", params=query, content=b"<xml/>")
+        assert r.status_code == 403
+        httpx.get(f"{base}/api/v1/claims", params={"status": "paid"})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        access = logging.getLogger("uvicorn.access")
+        for handler in list(access.handlers):
+            handler.close()
+            access.removeHandler(handler)
+        access.propagate = True
+
+    text = log_file.read_text()
+    assert '"POST /channels/wechat HTTP/1.1" 403' in text
+    for secret in ("5ecre7519a7ure", "n0nce4242", "oSecretOpenId123"):
+        assert secret not in text
+    # Query strings of other routes are kept (they are filters, not credentials).
+    assert "/api/v1/claims?status=paid" in text
