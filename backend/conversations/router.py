@@ -15,7 +15,7 @@ from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.security import BotCaller, BotDep
 from backend.domain.types import NoticeChannel
-from backend.models import Handoff, Policyholder, Survey
+from backend.models import Claim, Handoff, Policy, Policyholder, Survey
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -58,6 +58,20 @@ class SurveyIn(BaseModel):
 
 @router.post("/surveys", status_code=201)
 def create_survey(body: SurveyIn, caller: BotDep, session: SessionDep) -> dict[str, int]:
+    if body.claim_number:
+        # A rating names one of the caller's own claims, never someone else's.
+        if caller.policyholder_id is None:
+            raise ApiError(403, "not_verified", "请先核实身份 / verify your identity first")
+        own = session.scalars(
+            select(Claim.id)
+            .join(Policy, Policy.id == Claim.policy_id)
+            .where(
+                Claim.claim_number == body.claim_number,
+                Policy.policyholder_id == caller.policyholder_id,
+            )
+        ).first()
+        if own is None:
+            raise ApiError(404, "not_found", "没有找到这个理赔案件 / claim not found")
     if (
         body.claim_number
         and session.scalars(

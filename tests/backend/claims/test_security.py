@@ -216,3 +216,21 @@ def test_a_payment_reference_of_one_claim_cannot_pay_another(
     r = _callback(client, settings, {**body, "claim_number": second})
     assert r.status_code == 409
     assert client.get(f"/api/v1/claims/{second}", headers=adjuster).json()["status"] == "approved"
+
+
+# -- 9. a survey naming another customer's claim -------------------------------------------
+
+
+def test_a_survey_may_only_rate_the_callers_own_claim(
+    client: TestClient, zhang: dict[str, str], li: dict[str, str], demo: Session
+) -> None:
+    from backend.models import Survey
+
+    theirs = report(client, zhang).json()["claim_number"]
+    r = client.post("/api/v1/surveys", json={"rating": 1, "claim_number": theirs}, headers=li)
+    assert r.status_code == 404
+    demo.expire_all()
+    assert demo.scalars(select(Survey).where(Survey.claim_number == theirs)).all() == []
+    # The owner can still rate it afterwards (the stranger did not use up the one rating).
+    mine = client.post("/api/v1/surveys", json={"rating": 5, "claim_number": theirs}, headers=zhang)
+    assert mine.status_code == 201
