@@ -17,8 +17,17 @@ _SECRET_QUERY = re.compile(
 _QUERY_FREE_PREFIXES = ("/channels/", "/chat/", "/api/v1/payments/")
 
 
+# A phone number in E.164 (`sms:+8613812345678` in a conversation id): personal data.
+_PHONE = re.compile(r"\+\d{7,15}\b")
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    number = match.group(0)
+    return f"{number[:6]}****{number[-4:]}"
+
+
 def redact(message: str) -> str:
-    return _SECRET_QUERY.sub(r"\1=***", message)
+    return _PHONE.sub(_mask_phone, _SECRET_QUERY.sub(r"\1=***", message))
 
 
 class RedactSecrets(logging.Filter):

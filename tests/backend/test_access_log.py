@@ -3,6 +3,7 @@ a webhook's signed query string (signature, nonce, openid) never appears in it."
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import threading
@@ -13,6 +14,7 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
+from backend.core.logging import RedactSecrets, configure_logging
 from backend.core.settings import Settings
 from backend.main import create_app
 
@@ -78,3 +80,23 @@ def test_webhook_query_strings_stay_out_of_the_access_log(
         assert secret not in text
     # Query strings of other routes are kept (they are filters, not credentials).
     assert "/api/v1/claims?status=paid" in text
+
+
+def test_phone_numbers_are_masked_in_the_app_log() -> None:
+    configure_logging()
+    [handler] = [
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, RedactSecrets) for f in h.filters)
+    ]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        logging.getLogger("backend.conversations.gateway").warning(
+            "bot turn failed for %s: %s", "sms:+8613812345678", "ConnectError"
+        )
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    line = buffer.getvalue()
+    assert "bot turn failed for sms:+86138****5678: ConnectError" in line
+    assert "+8613812345678" not in line
