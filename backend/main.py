@@ -14,6 +14,7 @@ from backend.conversations.router import router as conversations_router
 from backend.core.body_limit import BodySizeLimit
 from backend.core.errors import install_error_handlers
 from backend.core.logging import configure_logging
+from backend.core.openapi import API_ERRORS, WEBHOOK_ERRORS, error_responses
 from backend.core.settings import Settings, get_settings
 from backend.documents.router import router as documents_router
 from backend.health.router import router as health_router
@@ -46,15 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, settings=resolved)
     app.include_router(health_router)
-    app.include_router(staff_router)
-    app.include_router(identities_router)
-    app.include_router(claims_router)
-    app.include_router(documents_router)
-    app.include_router(audit_router)
-    app.include_router(conversations_router)
-    app.include_router(stats_router)
-    app.include_router(wechat_router)
-    app.include_router(twilio_router)
+    app.include_router(staff_router, responses=error_responses(405, 413, 422))
+    app.include_router(identities_router, responses={**API_ERRORS, **error_responses(423)})
+    app.include_router(claims_router, responses={**API_ERRORS, **error_responses(409)})
+    app.include_router(documents_router, responses=API_ERRORS)
+    app.include_router(audit_router, responses=API_ERRORS)
+    app.include_router(conversations_router, responses={**API_ERRORS, **error_responses(409)})
+    app.include_router(stats_router, responses=API_ERRORS)
+    app.include_router(wechat_router, responses=WEBHOOK_ERRORS)
+    app.include_router(twilio_router, responses=WEBHOOK_ERRORS)
     if resolved.web_chat_enabled:
         app.include_router(webchat_router)
     return app

@@ -28,6 +28,7 @@ from backend.claims.schemas import (
 from backend.claims.service import Who
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
+from backend.core.openapi import ErrorOut, error_responses
 from backend.core.security import AdjusterDep, BotCaller, CallerDep
 from backend.core.settings import Settings
 from backend.documents.deps import DocumentStoreDep, read_upload_file
@@ -279,8 +280,8 @@ def verify_payment_signature(
 @router.post(
     "/payments/callback",
     responses={
-        401: {"description": f"`unauthorized`: {PAYMENT_SIGNATURE_HELP}"},
-        409: {"description": "the claim cannot take this outcome (e.g. a failure after paid)"},
+        **error_responses(409),
+        401: {"model": ErrorOut, "description": f"`unauthorized`: {PAYMENT_SIGNATURE_HELP}"},
     },
 )
 async def payment_callback(

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
+from backend.core.openapi import error_responses
 from backend.core.security import issue_staff_token
 from backend.staff import service
 
@@ -38,11 +39,7 @@ def _hashing_gate(request: Request, concurrency: int) -> asyncio.Semaphore:
 
 @router.post(
     "/login",
-    responses={
-        401: {"description": "`unauthorized`: wrong username or password"},
-        423: {"description": "`locked`: too many failures for this account (Retry-After)"},
-        429: {"description": "`too_many_attempts` from this source, or too many at once"},
-    },
+    responses=error_responses(401, 423, 429),
 )
 async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
