@@ -14,7 +14,7 @@ RASA := .venv-bot/bin/rasa
 MODEL := models/claims.tar.gz
 BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data bot/dictionary -type f 2>/dev/null)
 
-.PHONY: help setup run test lint typecheck test-app test-bot test-conversations test-e2e validate-bot train lock clean
+.PHONY: help setup run test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e validate-bot train lock clean
 
 help:
 	@echo "make run    - set up everything, then run app :8000, Rasa :5005, actions :5055"
@@ -68,6 +68,11 @@ test-app: .venv/.installed
 	@scripts/check-services.sh
 	@scripts/pytest-strict.sh $(APP_PY) tests --ignore=tests/bot --ignore=tests/e2e -p no:cacheprovider
 
+# Schemathesis against the real app on loopback, from its own OpenAPI, as nobody, as the
+# bot and as staff: no 5xx, every answer matches its documented schema (55 s budget).
+test-api-fuzz: .venv/.installed
+	$(APP_PY) -m tests.security.api_fuzz --budget 55
+
 # The whole system as a customer meets it: app, Rasa and action server as real
 # processes, driven through WeChat callbacks, the REST channel and a headless browser.
 test-e2e: setup $(MODEL)
@@ -84,7 +89,7 @@ test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out var/rasa-test-results
 
-test: setup lint typecheck test-app test-bot validate-bot test-conversations test-e2e
+test: setup lint typecheck test-app test-api-fuzz test-bot validate-bot test-conversations test-e2e
 	@echo "==> all test suites passed"
 
 lock: | $(UV)
