@@ -4,7 +4,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend.audit import service as audit
 from backend.core.errors import ApiError
@@ -46,14 +46,14 @@ def authenticate_staff(session: Session, username: str, password: str) -> StaffU
 
 
 def _seconds_locked(
-    session: Session, column: object, value: str, needed: int, window: timedelta
+    session: Session, column: InstrumentedAttribute[str], value: str, needed: int, window: timedelta
 ) -> int:
     """Seconds until fewer than `needed` failures remain within `window`, or 0."""
     now = datetime.now(UTC)
     failures = session.scalars(
         select(LoginAttempt.created_at)
         .where(
-            column == value,  # type: ignore[operator]
+            column == value,
             LoginAttempt.created_at >= now - window,
             LoginAttempt.succeeded.is_(False),
         )
