@@ -153,3 +153,47 @@ BotDep = Annotated[BotCaller, Depends(require_bot)]
 VerifiedBotDep = Annotated[BotCaller, Depends(require_verified_bot)]
 AnyStaffDep = Annotated[StaffCaller, Depends(require_staff())]
 AdjusterDep = Annotated[StaffCaller, Depends(require_staff("adjuster"))]
+
+
+# ---------------------------------------------------------------- web chat cookie
+# The web chat's conversation id is a bearer credential: it travels only in this
+# cookie (HttpOnly, SameSite=Strict, signed by the app), never in a URL or a page.
+WEBCHAT_COOKIE = "claims_chat"
+
+
+def _cookie_mac(settings: Settings, payload: str) -> str:
+    assert settings.jwt_secret is not None
+    key = hmac.new(settings.jwt_secret.get_secret_value().encode(), b"webchat-cookie", "sha256")
+    return hmac.new(key.digest(), payload.encode(), "sha256").hexdigest()
+
+
+def sign_conversation_cookie(settings: Settings, conversation_id: str, now: float) -> str:
+    payload = f"{conversation_id}|{int(now)}"
+    return f"{payload}|{_cookie_mac(settings, payload)}"
+
+
+def read_conversation_cookie(settings: Settings, value: str | None, now: float) -> str | None:
+    """The conversation id of a cookie this app signed and that has not outlived the
+    web binding (BINDING_DAYS_WEB); None for anything else."""
+    if not value or value.count("|") != 2:
+        return None
+    conversation_id, issued, mac = value.split("|")
+    payload = f"{conversation_id}|{issued}"
+    if not hmac.compare_digest(mac.encode(), _cookie_mac(settings, payload).encode()):
+        return None
+    if not issued.isdigit() or now - int(issued) > settings.binding_days_web * 86400:
+        return None
+    if not conversation_id.startswith("web:") or not valid_conversation_id(conversation_id):
+        return None
+    return conversation_id
+
+
+def conversation_cookie_attributes(settings: Settings) -> dict[str, object]:
+    """Arguments for `Response.set_cookie` besides key and value."""
+    return {
+        "max_age": int(settings.binding_days_web * 86400),
+        "httponly": True,
+        "samesite": "strict",
+        "secure": settings.public_base_url.startswith("https://"),
+        "path": "/chat",
+    }
