@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--request-timeout",
                 "5",
                 "--no-color",
+                "--generation-database",
+                "none",
             ]
             for path in EXCLUDED_PATHS:
                 command += ["--exclude-path", path]
