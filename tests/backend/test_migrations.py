@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, inspect, text
 from backend.core import migrate
 from backend.core.db import make_engine
 from backend.models import Base
+from tests.conftest import scratch_postgres
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -43,3 +45,67 @@ def test_downgrade_then_upgrade_round_trips(tmp_path) -> None:  # type: ignore[n
     finally:
         engine.dispose()
     migrate.upgrade(url)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_0003_enters_payments_already_made_so_their_replay_changes_nothing(
+    tmp_path, database: str
+) -> None:  # type: ignore[no-untyped-def]
+    if database == "postgres":
+        with scratch_postgres("claims_mig3") as url:
+            _carry_paid_references(url)
+    else:
+        _carry_paid_references(f"sqlite:///{tmp_path / 'carry.db'}")
+
+
+def _carry_paid_references(url: str) -> None:
+    from datetime import date
+
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from backend.demo import load_demo_data
+    from backend.domain.types import Actor, ClaimStatus, ClaimType
+    from backend.models import Claim, ClaimEvent, Policy
+
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            load_demo_data(session, date(2026, 11, 25))
+            policy = session.query(Policy).order_by(Policy.policy_number).first()
+            assert policy is not None
+            claim = Claim(
+                claim_number="CL202611250001",
+                policy_id=policy.id,
+                claim_type=ClaimType.MEDICAL,
+                status=ClaimStatus.PAID,
+                incident_date=date(2026, 11, 20),
+                location="北京",
+                description="急诊",
+                reported_by="web:x",
+                reported_on=date(2026, 11, 25),
+            )
+            session.add(claim)
+            session.flush()
+            session.add(
+                ClaimEvent(
+                    claim_id=claim.id,
+                    actor=Actor.PAYMENT_SYSTEM,
+                    actor_id="payment_system",
+                    kind="status_changed",
+                    from_status=ClaimStatus.APPROVED,
+                    to_status=ClaimStatus.PAID,
+                    data={"reference": "TX-OLD-1"},
+                )
+            )
+            session.commit()
+        command.downgrade(migrate.alembic_config(url), "0002")
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT reference, status, claim_number FROM payment_callbacks")
+            ).all()
+        assert [tuple(r) for r in rows] == [("TX-OLD-1", "succeeded", "CL202611250001")]
+    finally:
+        engine.dispose()
