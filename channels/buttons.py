@@ -52,14 +52,20 @@ class ButtonMemory:
         encoded = json.dumps([[b.title, b.payload] for b in buttons], ensure_ascii=False)
         await self._store.set(self._key(conversation_id), encoded, self._ttl)
 
+    async def recall(self, conversation_id: str) -> list[Button]:
+        """The buttons still answerable (the last turn's), in their numbered order."""
+        encoded = await self._store.get(self._key(conversation_id))
+        if not encoded:
+            return []
+        return [Button(title, payload) for title, payload in json.loads(encoded)]
+
     async def resolve(self, conversation_id: str, text: str | None) -> Button | None:
         """The button a reply picks, or None when it is free text."""
         if not text:
             return None
-        encoded = await self._store.get(self._key(conversation_id))
-        if not encoded:
+        buttons = await self.recall(conversation_id)
+        if not buttons:
             return None
-        buttons = [Button(title, payload) for title, payload in json.loads(encoded)]
         reply = _normalize(text)
         match = _NUMBER_RE.match(reply)
         if match:

@@ -24,7 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
+from channels.messages import (
+    DeliveryRoute,
+    DeliveryStatus,
+    HistoryLine,
+    InboundMessage,
+    OutboundMessage,
+)
 
 
 @runtime_checkable
@@ -96,4 +102,10 @@ class ConversationGateway(Protocol):
         there (the notification worker must check) until the person comes back
         (a WeChat "subscribe" event, or an SMS "START").
         """
+        ...
+
+    async def history(self, conversation_id: str, *, limit: int) -> list[HistoryLine]:
+        """The last `limit` lines of the conversation, oldest first, as the person saw
+        them (their own messages and everything said to them that went out): the web
+        chat shows them again after a reload."""
         ...

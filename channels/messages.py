@@ -145,3 +145,13 @@ def _media_from_dict(data: Mapping[str, Any] | None) -> MediaRef | None:
 
 def outbound_list_to_dicts(messages: Sequence[OutboundMessage]) -> list[dict[str, Any]]:
     return [m.to_dict() for m in messages]
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of a conversation as the person saw it. `sender`: "customer", "bot",
+    "agent" or "system" (a notice)."""
+
+    sender: str
+    text: str
+    at: datetime

@@ -49,6 +49,13 @@ class ChannelSettings(BaseModel):
     turn_result_ttl_seconds: int = Field(default=600, gt=0)
     # Numbered buttons stay answerable this long.
     button_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    # Web chat: the key that signs its conversation cookie (derived from the app's
+    # secret; None = no web chat), how long a visitor stays the same conversation, and
+    # the largest attachment it takes.
+    webchat_cookie_key: SecretStr | None = None
+    binding_days_web: float = Field(default=1.0, gt=0)
+    max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
     # Said to the user when the gateway itself fails (it should normally answer with its
     # own apology); empty = say nothing.
     fallback_reply_text: str = "抱歉，系统繁忙，您的消息已收到，请稍后再试。"

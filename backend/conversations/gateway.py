@@ -7,7 +7,6 @@ Database work runs in a thread so the event loop never blocks on it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,12 +18,19 @@ from sqlalchemy.orm import Session
 
 from backend.conversations.outbound import ensure_conversation
 from backend.conversations.rasa import RasaError
-from backend.core.db import transaction
+from backend.conversations.tracker import tell_the_bot
+from backend.core.db import in_transaction
 from backend.documents.service import store_document
 from backend.models import TranscriptMessage
 from backend.notifications.delivery_status import record_notice_status
 from channels.delivery import DeliveryOutcome
-from channels.messages import DeliveryRoute, DeliveryStatus, InboundMessage, OutboundMessage
+from channels.messages import (
+    DeliveryRoute,
+    DeliveryStatus,
+    HistoryLine,
+    InboundMessage,
+    OutboundMessage,
+)
 
 if TYPE_CHECKING:
     from backend.core.state import Services
@@ -68,12 +74,7 @@ class AppGateway:
         self.apology_text = services.settings.fallback_reply_text
 
     async def _db(self, work: Callable[[Session], T]) -> T:
-        def run() -> T:
-            # Read from the state each time: one factory per app, replaceable in tests.
-            with transaction(self.state.session_factory) as session:
-                return work(session)
-
-        return await asyncio.to_thread(run)
+        return await in_transaction(self.state.session_factory, work)
 
     # ------------------------------------------------------------ inbound
 
@@ -169,7 +170,9 @@ class AppGateway:
     async def ask_bot(
         self, conversation_id: str, text: str, metadata: dict[str, Any]
     ) -> list[OutboundMessage]:
-        """One bot turn through Rasa's REST channel; an apology when Rasa fails."""
+        """One bot turn through Rasa's REST channel; an apology when Rasa fails. What
+        was said outside the bot's turns since its last one is appended first."""
+        await tell_the_bot(self.state, conversation_id)
         try:
             answers = [
                 OutboundMessage.from_rasa(m)
@@ -212,7 +215,7 @@ class AppGateway:
         if route == "wechat_passive":
             await self.state.outbound.record_passive(conversation_id, message)
             return
-        await self.state.outbound._record(
+        await self.state.outbound.record(
             conversation_id,
             [DeliveryOutcome(message, route, status, platform_message_id, error_code)],
             sender="bot",
@@ -241,6 +244,28 @@ class AppGateway:
             record_notice_status(session, platform_message_id, status, error_code)
 
         await self._db(work)
+
+    async def history(self, conversation_id: str, *, limit: int) -> list[HistoryLine]:
+        def work(session: Session) -> list[HistoryLine]:
+            rows = session.execute(
+                select(
+                    TranscriptMessage.sender, TranscriptMessage.text, TranscriptMessage.created_at
+                )
+                .where(
+                    TranscriptMessage.conversation_id == conversation_id,
+                    TranscriptMessage.text.is_not(None),
+                    or_(
+                        TranscriptMessage.direction == "inbound",
+                        TranscriptMessage.delivery_status.is_(None),
+                        TranscriptMessage.delivery_status != "failed",
+                    ),
+                )
+                .order_by(TranscriptMessage.id.desc())
+                .limit(limit)
+            ).all()
+            return [HistoryLine(r.sender, r.text or "", r.created_at) for r in reversed(rows)]
+
+        return await self._db(work)
 
     async def mark_opted_out(self, conversation_id: str, *, reason: str) -> None:
         def work(session: Session) -> None:

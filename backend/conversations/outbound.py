@@ -10,7 +10,6 @@ back to a template message: a refusal is recorded and returned to the caller.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from backend.conversations.routes import (
     Route,
     plan_notice_routes,
 )
-from backend.core.db import transaction
+from backend.core.db import in_transaction
 from backend.models import ChannelIdentity, Conversation, Policyholder, TranscriptMessage
 from channels.delivery import ChannelAdapter, DeliveryOutcome, TemplateAdapter
 from channels.messages import OutboundMessage
@@ -84,11 +83,7 @@ class OutboundService:
         self.zone = ZoneInfo(services.settings.timezone)
 
     async def _db(self, work: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with transaction(self.services.session_factory) as session:
-                return work(session)
-
-        return await asyncio.to_thread(run)
+        return await in_transaction(self.services.session_factory, work)
 
     def _adapter(self, channel: str) -> ChannelAdapter | None:
         return self.services.channels.adapters.get(channel)
@@ -126,7 +121,7 @@ class OutboundService:
             ]
         else:
             outcomes = await adapter.send(address, messages)
-        await self._record(conversation_id, outcomes, sender=sender)
+        await self.record(conversation_id, outcomes, sender=sender)
         refused = [o for o in outcomes if o.status == "failed"]
         if refused and raise_on_refusal:
             code = refused[0].error_code or "failed"
@@ -137,38 +132,51 @@ class OutboundService:
         self, conversation_id: str, message: OutboundMessage, *, sender: Sender = "bot"
     ) -> None:
         """A WeChat passive reply went out with the callback's answer."""
-        await self._record(
+        await self.record(
             conversation_id,
             [DeliveryOutcome(message, "wechat_passive", "sent")],
             sender=sender,
         )
 
-    async def _record(
-        self, conversation_id: str, outcomes: Sequence[DeliveryOutcome], *, sender: Sender
+    async def record(
+        self,
+        conversation_id: str,
+        outcomes: Sequence[DeliveryOutcome],
+        *,
+        sender: Sender,
     ) -> None:
-        if not outcomes:
-            return
+        if outcomes:
+            await self._db(lambda s: self._write(s, conversation_id, outcomes, sender))
 
-        def work(session: Session) -> None:
-            conversation = ensure_conversation(session, conversation_id)
-            for outcome in outcomes:
-                session.add(
-                    TranscriptMessage(
-                        conversation_id=conversation_id,
-                        direction="outbound",
-                        sender=sender,
-                        channel=conversation.channel,
-                        text=outcome.message.text,
-                        platform_message_id=outcome.platform_message_id,
-                        delivery_status=outcome.status,
-                        error_code=outcome.error_code,
-                    )
+    @staticmethod
+    def _write(
+        session: Session,
+        conversation_id: str,
+        outcomes: Sequence[DeliveryOutcome],
+        sender: Sender,
+        *,
+        bot_pending: bool = False,
+    ) -> None:
+        """Write the outcomes to the transcript. `bot_pending`: said outside a bot turn,
+        so the bot hears it before the customer's next turn (conversations/tracker.py)."""
+        conversation = ensure_conversation(session, conversation_id)
+        for outcome in outcomes:
+            session.add(
+                TranscriptMessage(
+                    conversation_id=conversation_id,
+                    direction="outbound",
+                    sender=sender,
+                    channel=conversation.channel,
+                    text=outcome.message.text,
+                    platform_message_id=outcome.platform_message_id,
+                    delivery_status=outcome.status,
+                    error_code=outcome.error_code,
+                    bot_pending=bot_pending and outcome.status != "failed",
                 )
-            if any(o.failure == "opted_out" for o in outcomes) and not conversation.opted_out:
-                conversation.opted_out = True
-                log.info("conversation %s opted out (platform refusal)", conversation_id)
-
-        await self._db(work)
+            )
+        if any(o.failure == "opted_out" for o in outcomes) and not conversation.opted_out:
+            conversation.opted_out = True
+            log.info("conversation %s opted out (platform refusal)", conversation_id)
 
     # ------------------------------------------------------------ notices
 
@@ -181,23 +189,54 @@ class OutboundService:
         template_fields: Mapping[str, str] | None,
         client_msg_id: str,
         metadata: Mapping[str, Any],
+        plan: NoticePlan | None = None,
+        then: Callable[[Session, NoticeResult], None] | None = None,
     ) -> NoticeResult:
         """Send one proactive notice by the route rules (backend/conversations/routes.py).
 
         The first route that takes it wins; a refusal moves to the next route; a
-        transient failure stops here (the caller retries the notice later).
+        transient failure stops here (the caller retries the notice later). `plan`:
+        the routes, when the caller planned a batch at once (`plan_notice`). `then`
+        runs in the transaction that records the transcript, so the caller's record of
+        the outcome commits with it.
         """
         now = datetime.now(UTC)
-        plan = await self._db(lambda s: _notice_plan(s, policyholder_id, now))
         if plan is None:
+            plan = await self._db(lambda s: plan_notice(s, policyholder_id, now))
+        attempts: list[tuple[str, DeliveryOutcome]] = []
+        result = await self._send_by_plan(
+            plan, text, template_id, template_fields, client_msg_id, metadata, now, attempts
+        )
+
+        def record(session: Session) -> None:
+            for conversation_id, outcome in attempts:
+                self._write(session, conversation_id, [outcome], "system", bot_pending=True)
+            if then is not None:
+                then(session, result)
+
+        if attempts or then is not None:
+            await self._db(record)
+        return result
+
+    async def _send_by_plan(
+        self,
+        plan: NoticePlan,
+        text: str,
+        template_id: str | None,
+        template_fields: Mapping[str, str] | None,
+        client_msg_id: str,
+        metadata: Mapping[str, Any],
+        now: datetime,
+        attempts: list[tuple[str, DeliveryOutcome]],
+    ) -> NoticeResult:
+        if plan.missing:
             return NoticeResult("failed", error="no_policyholder")
-        paused, routes = plan
-        if paused:
+        if plan.paused:
             return NoticeResult("suppressed", error="customer stopped notices")
         message = OutboundMessage(text=text, metadata=dict(metadata))
         errors: list[str] = []
         skip_wechat = False
-        for route in routes:
+        for route in plan.routes:
             if skip_wechat and route.channel == "wechat":
                 continue
             if route.kind == "sms" and self.quiet_hours.contains(now.astimezone(self.zone)):
@@ -209,7 +248,7 @@ class OutboundService:
             if outcome is None:
                 errors.append(f"{route.kind}:not_available")
                 continue
-            await self._record(route.conversation_id, [outcome], sender="system")
+            attempts.append((route.conversation_id, outcome))
             if outcome.status != "failed":
                 confirmed = route.kind in ("wechat_customer_service", "web")
                 return NoticeResult(
@@ -265,12 +304,19 @@ def _refusal_text(code: str) -> str:
     }.get(code, f"发送失败（{code}）/ the platform refused the message ({code})")
 
 
-def _notice_plan(
-    session: Session, policyholder_id: int, now: datetime
-) -> tuple[bool, list[Route]] | None:
+@dataclass(frozen=True)
+class NoticePlan:
+    """Where a policyholder's notice may go, best first (routes.plan_notice_routes)."""
+
+    routes: list[Route]
+    paused: bool = False  # the customer stopped proactive notices
+    missing: bool = False  # no such policyholder
+
+
+def plan_notice(session: Session, policyholder_id: int, now: datetime) -> NoticePlan:
     holder = session.get(Policyholder, policyholder_id)
     if holder is None:
-        return None
+        return NoticePlan([], missing=True)
     bound = select(ChannelIdentity.conversation_id).where(
         ChannelIdentity.policyholder_id == policyholder_id
     )
@@ -284,4 +330,4 @@ def _notice_plan(
     routes = plan_notice_routes(
         reachable, phone=holder.phone, preferred=holder.notice_channel, now=now
     )
-    return holder.notices_paused, routes
+    return NoticePlan(routes, paused=holder.notices_paused)

@@ -48,12 +48,14 @@ class RasaClient:
         return [a for a in answers if isinstance(a, dict)]
 
     async def append_bot_messages(
-        self, conversation_id: str, texts: Sequence[str], metadata: Mapping[str, Any]
+        self, conversation_id: str, messages: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> None:
         """Tell the tracker what was said to the customer outside a bot turn (a notice,
         an agent's reply), so the bot's next turn knows it. No prediction runs."""
         events = [
-            {"event": "bot", "text": text, "metadata": dict(metadata)} for text in texts if text
+            {"event": "bot", "text": text, "metadata": dict(metadata)}
+            for text, metadata in messages
+            if text
         ]
         if not events:
             return

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -71,3 +74,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+async def in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on a worker thread, so the event loop never blocks
+    on the database. The async services (gateway, outbound, notifications) use this."""
+
+    def run() -> T:
+        with transaction(factory) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)

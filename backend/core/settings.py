@@ -9,6 +9,7 @@ documents readable and tokens valid; in production a missing secret stops start-
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
 import secrets
@@ -149,7 +150,9 @@ class Settings(BaseSettings):
     # How long a worker holds the notices it took; after that another worker may
     # take them (the first one died).
     notice_lease_seconds: float = Field(default=60.0, gt=0)
-    notice_batch_size: int = Field(default=20, ge=1)
+    notice_batch_size: int = Field(default=50, ge=1)
+    # How many notices of a batch are on their way at once (each waits on an API).
+    notice_concurrency: int = Field(default=8, ge=1)
     # Without Redis the worker looks for new notices this often.
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     # /health calls the worker dead when it has not reported for this long.
@@ -190,9 +193,19 @@ class Settings(BaseSettings):
     @property
     def channels(self) -> ChannelSettings:
         """The channel adapters' view of these settings."""
-        return ChannelSettings(
-            **{name: getattr(self, name) for name in ChannelSettings.model_fields}
-        )
+        shared = {
+            name: getattr(self, name)
+            for name in ChannelSettings.model_fields
+            if name != "webchat_cookie_key"
+        }
+        return ChannelSettings(**shared, webchat_cookie_key=self._derived_key(b"webchat-cookie"))
+
+    def _derived_key(self, purpose: bytes) -> SecretStr | None:
+        """A key of its own for each purpose, derived from JWT_SECRET."""
+        if self.jwt_secret is None:
+            return None
+        secret = self.jwt_secret.get_secret_value().encode()
+        return SecretStr(hmac.new(secret, purpose, "sha256").hexdigest())
 
     @property
     def binding_days(self) -> dict[str, float]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, utcnow
@@ -51,10 +51,16 @@ class TranscriptMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(20))
+    # Said to the customer outside a bot turn (a notice, an agent) and not yet appended
+    # to the bot's tracker: that happens just before the customer's next turn.
+    bot_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # A platform's replay of a message already stored is refused by the database too.
-    __table_args__ = (UniqueConstraint("channel", "direction", "platform_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "direction", "platform_message_id"),
+        Index("ix_transcript_bot_pending", "conversation_id", "bot_pending"),
+    )
 
 
 class Handoff(Base):

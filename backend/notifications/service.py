@@ -15,21 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
-from backend.core.db import transaction
+from backend.conversations.outbound import NoticePlan, plan_notice
+from backend.conversations.tracker import tell_the_bot
+from backend.core.db import in_transaction
 from backend.domain.types import ClaimStatus, NoticeKind
 from backend.models import ChecklistEntry, Claim, OutboxMessage, Policy, ScheduledJob
 from backend.notifications import compose
 from backend.notifications.delivery_status import notice_failed_event, record_rejection_delivered
 from backend.notifications.outbox import enqueue
+from channels.messages import OutboundMessage
 
 if TYPE_CHECKING:
     from backend.conversations.outbound import NoticeResult
@@ -57,7 +61,22 @@ def take_due(
         and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
-    query = select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
+    # A customer hears of their changes in the order they happened ("approved" before
+    # "paid"): a notice waits while an earlier one to the same customer is unfinished
+    # (pending, in backoff, held for the morning, or being sent by any worker). So a
+    # batch holds at most one notice per customer and can send its notices at once.
+    earlier = aliased(OutboxMessage)
+    waits = exists().where(
+        earlier.policyholder_id == OutboxMessage.policyholder_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(("pending", "sending")),
+    )
+    query = (
+        select(OutboxMessage)
+        .where(due, ~waits)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = session.scalars(query).all()
@@ -94,15 +113,17 @@ class NotificationService:
         self.owner = owner
 
     async def _db(self, work: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with transaction(self.services.session_factory) as session:
-                return work(session)
-
-        return await asyncio.to_thread(run)
+        return await in_transaction(self.services.session_factory, work)
 
     async def run_once(self) -> int:
-        """Deliver one batch of due notices; return how many were taken."""
+        """Deliver one batch of due notices; return how many were taken.
+
+        One transaction takes the batch, one plans the routes of all its notices; the
+        notices then go out concurrently (NOTICE_CONCURRENCY at a time: each waits
+        mostly on a platform's API), and each outcome commits with its transcript row
+        as soon as the platform answered."""
         now = datetime.now(UTC)
+        taken_at = time.monotonic()
         batch = await self._db(
             lambda s: take_due(
                 s,
@@ -112,21 +133,38 @@ class NotificationService:
                 lease_seconds=self.settings.notice_lease_seconds,
             )
         )
-        for notice in batch:
-            # The batch shares one lease; a slow platform may outlast it. Renew this
-            # row's lease before sending: if another worker has taken it meanwhile,
-            # leave it to that worker instead of sending it twice.
-            if not await self._db(partial(self._renew_lease, notice_id=notice.id)):
-                log.warning(
-                    "notice %s: lease lost before sending; left to its new owner", notice.id
-                )
-                continue
-            try:
-                await self.deliver(notice)
-            except Exception as exc:  # one bad notice must not stop the others
-                log.exception("notice %s: delivery crashed", notice.id)
-                await self._finish(notice, None, crash=repr(exc))
+        if not batch:
+            return 0
+        plans = await self._db(
+            lambda s: {n.policyholder_id: plan_notice(s, n.policyholder_id, now) for n in batch}
+        )
+        # Within the first half of the lease no other worker can have taken a row; a
+        # notice that starts later renews its own lease first (a slow platform).
+        trusted_until = taken_at + self.settings.notice_lease_seconds / 2
+        limit = asyncio.Semaphore(self.settings.notice_concurrency)
+
+        async def one(notice: DueNotice) -> None:
+            async with limit:
+                await self._deliver_leased(notice, plans[notice.policyholder_id], trusted_until)
+
+        await asyncio.gather(*(one(notice) for notice in batch))
         return len(batch)
+
+    async def _deliver_leased(
+        self, notice: DueNotice, plan: NoticePlan, trusted_until: float
+    ) -> None:
+        if time.monotonic() >= trusted_until and not await self._db(
+            partial(self._renew_lease, notice_id=notice.id)
+        ):
+            # Another worker has taken it meanwhile: leave it to that worker rather
+            # than send it twice.
+            log.warning("notice %s: lease lost before sending; left to its new owner", notice.id)
+            return
+        try:
+            await self.deliver(notice, plan)
+        except Exception as exc:  # one bad notice must not stop the others
+            log.exception("notice %s: delivery crashed", notice.id)
+            await self._finish(notice, None, crash=repr(exc))
 
     def _renew_lease(self, session: Session, notice_id: int) -> bool:
         now = datetime.now(UTC)
@@ -143,7 +181,7 @@ class NotificationService:
         )
         return bool(getattr(renewed, "rowcount", 0))
 
-    async def deliver(self, notice: DueNotice) -> None:
+    async def deliver(self, notice: DueNotice, plan: NoticePlan | None = None) -> None:
         age = datetime.now(UTC) - notice.created_at
         if age > timedelta(hours=self.settings.notice_max_age_hours):
             await self._finish(notice, None, crash=f"expired after {age}")
@@ -160,87 +198,93 @@ class NotificationService:
             template_fields=compose.template_fields(notice.kind, notice.payload),
             client_msg_id=f"notice-{notice.id}",
             metadata={"outbox_id": notice.id, "notice": notice.kind},
+            plan=plan,
+            then=lambda session, outcome: self._record_outcome(session, notice, outcome),
         )
-        await self._finish(notice, result)
-        if result.outcome in ("sent", "delivered") and result.route is not None:
-            await self._tell_the_bot(notice, result, text)
+        if (
+            notice.kind == NoticeKind.CLOSED.value
+            and result.outcome in ("sent", "delivered")
+            and result.route is not None
+            and result.route.kind != "wechat_template"
+        ):
+            await self._ask_the_survey(notice, result.route.conversation_id)
 
-    async def _tell_the_bot(self, notice: DueNotice, result: NoticeResult, text: str) -> None:
-        """The tracker learns what was said; after `closed` the bot asks its survey."""
-        assert result.route is not None
-        conversation_id = result.route.conversation_id
-        rasa = self.services.rasa
+    async def _ask_the_survey(self, notice: DueNotice, conversation_id: str) -> None:
+        """After `closed` the bot asks its rating question (its survey form), knowing
+        the closing notice it follows. A template message cannot carry a question: the
+        customer is asked when they next write."""
         try:
-            await rasa.append_bot_messages(conversation_id, [text], {"notice": notice.kind})
-            if notice.kind == NoticeKind.CLOSED.value and result.route.kind != "wechat_template":
-                answers = await rasa.trigger_intent(
-                    conversation_id,
-                    "EXTERNAL_survey",
-                    {"claim_number": notice.claim_number or ""},
-                )
-                from channels.messages import OutboundMessage
+            await tell_the_bot(self.services, conversation_id)
+            answers = await self.services.rasa.trigger_intent(
+                conversation_id, "EXTERNAL_survey", {"claim_number": notice.claim_number or ""}
+            )
+            messages = [OutboundMessage.from_rasa(m) for m in answers]
+            if messages:
+                await self.services.channels.buttons.remember(conversation_id, messages)
+                await self.services.outbound.send_text(conversation_id, messages, sender="bot")
+        except Exception as exc:  # the notice itself went out; the survey is best effort
+            log.warning("notice %s: asking the survey failed: %s", notice.id, exc)
 
-                messages = [OutboundMessage.from_rasa(m) for m in answers]
-                if messages:
-                    await self.services.channels.buttons.remember(conversation_id, messages)
-                    await self.services.outbound.send_text(conversation_id, messages, sender="bot")
-        except Exception as exc:  # the notice itself went out; the bot is best effort
-            log.warning("notice %s: telling the bot failed: %s", notice.id, exc)
+    async def _finish(self, notice: DueNotice, result: None, *, crash: str) -> None:
+        """A notice that failed before any platform saw it (expired, not composable,
+        crashed)."""
+        await self._db(lambda s: self._record_outcome(s, notice, result, crash=crash))
 
-    async def _finish(
-        self, notice: DueNotice, result: NoticeResult | None, *, crash: str | None = None
+    def _record_outcome(
+        self,
+        session: Session,
+        notice: DueNotice,
+        result: NoticeResult | None,
+        *,
+        crash: str | None = None,
     ) -> None:
         settings = self.settings
-
-        def work(session: Session) -> None:
-            row = session.get(OutboxMessage, notice.id, with_for_update=True)
-            if row is None or row.status != "sending" or row.lease_owner != self.owner:
-                log.warning("notice %s: lease lost before its outcome was recorded", notice.id)
-                return
-            now = datetime.now(UTC)
-            row.lease_owner = None
-            row.lease_until = None
-            if result is None:
-                row.status = "failed"
-                row.last_error = crash
-                notice_failed_event(session, row, crash or "failed")
-                return
-            if result.route is not None:
-                row.route = result.route.kind
-                row.conversation_id = result.route.conversation_id
-            if result.outcome in ("sent", "delivered"):
-                row.status = result.outcome
-                row.platform_message_id = result.platform_message_id
-                row.sent_at = now
-                row.last_error = None
-                if result.outcome == "delivered":
-                    row.delivered_at = now
-                    record_rejection_delivered(session, row)
-            elif result.outcome == "held":
-                row.status = "pending"
-                row.attempts -= 1  # waiting for the morning is not a failed attempt
-                row.next_attempt_at = result.retry_at or now
-            elif result.outcome == "retry" and row.attempts < settings.notice_max_attempts:
-                row.status = "pending"
-                row.last_error = result.error
-                row.next_attempt_at = now + timedelta(
-                    seconds=backoff_seconds(
-                        row.attempts,
-                        settings.notice_retry_base_seconds,
-                        settings.notice_retry_max_seconds,
-                    )
+        row = session.get(OutboxMessage, notice.id, with_for_update=True)
+        if row is None or row.status != "sending" or row.lease_owner != self.owner:
+            log.warning("notice %s: lease lost before its outcome was recorded", notice.id)
+            return
+        now = datetime.now(UTC)
+        row.lease_owner = None
+        row.lease_until = None
+        if result is None:
+            row.status = "failed"
+            row.last_error = crash
+            notice_failed_event(session, row, crash or "failed")
+            return
+        if result.route is not None:
+            row.route = result.route.kind
+            row.conversation_id = result.route.conversation_id
+        if result.outcome in ("sent", "delivered"):
+            row.status = result.outcome
+            row.platform_message_id = result.platform_message_id
+            row.sent_at = now
+            row.last_error = None
+            if result.outcome == "delivered":
+                row.delivered_at = now
+                record_rejection_delivered(session, row)
+        elif result.outcome == "held":
+            row.status = "pending"
+            row.attempts -= 1  # waiting for the morning is not a failed attempt
+            row.next_attempt_at = result.retry_at or now
+        elif result.outcome == "retry" and row.attempts < settings.notice_max_attempts:
+            row.status = "pending"
+            row.last_error = result.error
+            row.next_attempt_at = now + timedelta(
+                seconds=backoff_seconds(
+                    row.attempts,
+                    settings.notice_retry_base_seconds,
+                    settings.notice_retry_max_seconds,
                 )
-            elif result.outcome == "suppressed":
-                row.status = "suppressed"
-                row.last_error = result.error
-            else:
-                row.status = "failed"
-                row.last_error = result.error or "failed"
-                if result.outcome == "retry":
-                    row.last_error = f"gave up after {row.attempts} attempts: {result.error}"
-                notice_failed_event(session, row, row.last_error)
-
-        await self._db(work)
+            )
+        elif result.outcome == "suppressed":
+            row.status = "suppressed"
+            row.last_error = result.error
+        else:
+            row.status = "failed"
+            row.last_error = result.error or "failed"
+            if result.outcome == "retry":
+                row.last_error = f"gave up after {row.attempts} attempts: {result.error}"
+            notice_failed_event(session, row, row.last_error)
 
     # ------------------------------------------------------------ time-based jobs
 

@@ -30,7 +30,7 @@ def test_migrations_run_on_an_empty_sqlite_file_and_are_repeatable(tmp_path) -> 
         assert {"claims", "claim_events", "policies", "policyholders", "outbox"} <= tables
         with engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0003"
+        assert version == "0004"
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.claims.service import NewClaim, Who, report_claim
@@ -36,6 +36,7 @@ from backend.models import (
     Claim,
     ClaimEvent,
     Conversation,
+    Coverage,
     OutboxMessage,
     Policy,
     Policyholder,
@@ -145,7 +146,7 @@ class World:
         """Staff file a claim (as by phone); its claim_filed notice is dropped unless
         asked for, so a test sees only the notices it writes."""
         with transaction(self.sessions) as session:
-            claim_type = ClaimType.MEDICAL if policy_number == ZHANG else ClaimType.AUTO
+            claim_type = ClaimType.AUTO if policy_number == LI else ClaimType.MEDICAL
             claim, _ = report_claim(
                 session,
                 self.settings(),
@@ -167,6 +168,36 @@ class World:
                 ):
                     session.delete(row)
             return number
+
+    def new_customer(self, *, phone: str | None = None) -> tuple[str, str]:
+        """Another medical policyholder (not one of the demo people), with a claim filed
+        by staff whose claim_filed notice is dropped. Returns (policy number, claim)."""
+        with transaction(self.sessions) as session:
+            serial = 1 + (session.scalar(select(func.count()).select_from(Policyholder)) or 0)
+            holder = Policyholder(
+                name=f"客户{serial}", id_last4="0000", phone=phone or f"+86139{serial:08d}"
+            )
+            session.add(holder)
+            session.flush()
+            policy = Policy(
+                policy_number=f"P9{serial:09d}",
+                policyholder_id=holder.id,
+                start_date=date(2025, 1, 1),
+                end_date=date(2027, 12, 31),
+            )
+            session.add(policy)
+            session.flush()
+            session.add(
+                Coverage(
+                    policy_id=policy.id,
+                    claim_type=ClaimType.MEDICAL,
+                    limit=Decimal("50000"),
+                    deductible=Decimal("0"),
+                    ratio=Decimal("1.00"),
+                )
+            )
+            policy_number = policy.policy_number
+        return policy_number, self.file_claim(policy_number)
 
     def bind(
         self,
