@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from statistics import median
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from backend.claims import service
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.security import AnyStaffDep
 from backend.domain.types import ClaimStatus
-from backend.models import Claim
+from backend.models import Claim, OutboxMessage, Survey
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
+
+
+class NoticeStats(BaseModel):
+    """Proactive notices (the outbox): what reached customers and what did not."""
+
+    by_status: dict[str, int]  # pending, sending, sent, delivered, failed, suppressed
+    by_route: dict[str, int]  # wechat_customer_service, wechat_template, sms, web
+    failed_by_kind: dict[str, int]
+    oldest_due_seconds: float | None  # age of the oldest notice waiting to go out
+
+
+class SurveyStats(BaseModel):
+    """The rating question after a claim is closed (回访)."""
+
+    answered: int
+    average_rating: float | None
+    by_rating: dict[str, int]  # "1".."5"
+    claims_closed: int
+    response_rate: float | None  # ratings of a claim / closed claims
 
 
 class StatsOut(BaseModel):
@@ -29,6 +49,8 @@ class StatsOut(BaseModel):
     fast_track_share: float | None
     decided_within_limit_share: float | None
     open_overdue: int
+    notices: NoticeStats
+    surveys: SurveyStats
 
 
 def _p90(values: list[float]) -> float:
@@ -36,6 +58,52 @@ def _p90(values: list[float]) -> float:
     # nearest-rank percentile: the smallest value with at least 90% at or below it
     rank = max(1, -(-9 * len(ordered) // 10))
     return ordered[rank - 1]
+
+
+def _notice_stats(session: Session, now: datetime) -> NoticeStats:
+    by_status = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    by_route = session.execute(
+        select(OutboxMessage.route, func.count())
+        .where(OutboxMessage.route.is_not(None), OutboxMessage.status.in_(("sent", "delivered")))
+        .group_by(OutboxMessage.route)
+    ).all()
+    failed = session.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(OutboxMessage.status == "failed")
+        .group_by(OutboxMessage.kind)
+    ).all()
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at <= now
+        )
+    )
+    return NoticeStats(
+        by_status={status: count for status, count in by_status},
+        by_route={str(route): count for route, count in by_route},
+        failed_by_kind={kind: count for kind, count in failed},
+        oldest_due_seconds=None if oldest is None else round((now - oldest).total_seconds(), 1),
+    )
+
+
+def _survey_stats(session: Session) -> SurveyStats:
+    rows = session.execute(select(Survey.rating, func.count()).group_by(Survey.rating)).all()
+    answered = sum(count for _, count in rows)
+    about_claims = session.scalar(
+        select(func.count()).select_from(Survey).where(Survey.claim_number.is_not(None))
+    )
+    average = session.scalar(select(func.avg(Survey.rating)))
+    closed = session.scalar(
+        select(func.count()).select_from(Claim).where(Claim.status == ClaimStatus.CLOSED)
+    )
+    return SurveyStats(
+        answered=answered,
+        average_rating=None if average is None else round(float(average), 2),
+        by_rating={str(rating): count for rating, count in sorted(rows)},
+        claims_closed=closed or 0,
+        response_rate=None if not closed else round((about_claims or 0) / closed, 4),
+    )
 
 
 def _days(start: datetime, end: datetime) -> float:
@@ -72,4 +140,6 @@ def stats(_staff: AnyStaffDep, session: SessionDep, settings: SettingsDep) -> St
         fast_track_share=share(sum(c.fast_track for c in approved), len(approved)),
         decided_within_limit_share=share(sum(decided_in_time), len(decided_in_time)),
         open_overdue=open_overdue,
+        notices=_notice_stats(session, datetime.now(UTC)),
+        surveys=_survey_stats(session),
     )
