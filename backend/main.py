@@ -21,8 +21,8 @@ from backend.health.router import router as health_router
 from backend.identities.router import router as identities_router
 from backend.staff.router import router as staff_router
 from backend.stats.router import router as stats_router
-from backend.webchat.router import router as webchat_router
 from channels.twilio.router import router as twilio_router
+from channels.webchat.router import router as webchat_router
 from channels.wechat.router import router as wechat_router
 
 

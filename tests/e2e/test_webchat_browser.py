@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.e2e.journey import claim_of, png
+from tests.e2e.journey import claim_of, finish_report, png
 from tests.e2e.stack import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -69,19 +69,21 @@ def test_web_chat_in_a_browser(browser: Browser, stack: Stack, tmp_path: Path) -
     page = browser.new_page(locale="zh-CN", viewport={"width": 414, "height": 860})
     page.goto(stack.app_url + "/chat")
     chat = ChatPage(page)
-    conversation_id = page.locator("#cid").inner_text()
+    # Who this visitor is lives in an HttpOnly cookie, not in the page.
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "claims_chat"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    conversation_id = cookie["value"].strip('"').split("|")[0]
     assert re.fullmatch(r"web:[0-9a-f]{24}", conversation_id)
+    assert conversation_id not in page.content()
 
     assert "报案" in chat.send("你好")
     assert "保单号" in chat.send("我要报案")
     assert "身份证" in chat.send("P2025000001")
     assert "张伟" in chat.send("1234")
-    answer = chat.send("昨天在医院看急诊花了三千五")
-    for reply in ("北京协和医院", "发烧去急诊室看病"):
-        if "核对" in answer:
-            break
-        answer = chat.send(reply)
-    assert "核对" in answer and "¥3,500.00" in answer, answer
+    answer = finish_report(chat.send, chat.send("昨天在医院看急诊花了三千五"), amount="3500")
+    assert "¥3,500.00" in answer, answer
+    # Buttons are shown once, as buttons: no "回复 1 …" lines in the text as well.
+    assert not re.search(r"^回复\s*\d", answer, re.MULTILINE), answer
 
     # The summary comes with buttons; clicking one answers like typing its number.
     confirm = page.locator(".msg.bot .buttons button", has_text="确认").last
@@ -105,7 +107,7 @@ def test_web_chat_in_a_browser(browser: Browser, stack: Stack, tmp_path: Path) -
             before = chat.bot_messages.count()
             page.locator(".msg.bot .buttons button", has_text=number.group(0)).last.click()
             asked = chat.wait_after(before)
-        assert "回复" in asked, asked
+        assert page.locator(".msg.bot .buttons button", has_text=item).count() == 1, asked
         before = chat.bot_messages.count()
         page.locator(".msg.bot .buttons button", has_text=item).last.click()
         after = chat.wait_after(before)
@@ -115,6 +117,13 @@ def test_web_chat_in_a_browser(browser: Browser, stack: Stack, tmp_path: Path) -
 
     status = chat.send("我的理赔怎么样了")
     assert number.group(0) in status
+
+    # A reload shows the conversation again (the cookie keeps the visitor).
+    page.reload()
+    expect(page.locator(".msg.me", has_text="我的理赔怎么样了")).to_be_visible(timeout=10_000)
+    expect(page.locator(".msg.bot", has_text=number.group(0)).last).to_be_visible()
+    # …and the visitor carries on in the same conversation.
+    assert number.group(0) in chat.send("我的理赔怎么样了")
 
     shots = ROOT / "var" / "e2e"
     shots.mkdir(parents=True, exist_ok=True)
