@@ -13,6 +13,12 @@ class SmsParseError(ValueError):
     pass
 
 
+# Twilio's default opt-out words (the whole message, any case), and the Chinese ones.
+STOP_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "TD", "退订"}
+)
+
+
 def to_inbound(form: Mapping[str, str], *, now: datetime | None = None) -> InboundMessage:
     sender = (form.get("From") or "").strip()
     message_sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
@@ -31,6 +37,10 @@ def to_inbound(form: Mapping[str, str], *, now: datetime | None = None) -> Inbou
     # With Advanced Opt-Out Twilio has already answered STOP/START itself and tells us
     # which it was; the person's word is kept as text for the transcript.
     opt_out_type = (form.get("OptOutType") or "").upper()
+    if not opt_out_type and body.strip().upper() in STOP_KEYWORDS:
+        # Without Advanced Opt-Out Twilio still blocks the number after these words
+        # (and answers them itself); 退订/TD is how people say it on Chinese SMS.
+        opt_out_type = "STOP"
     if opt_out_type in ("STOP", "START"):
         event = "unsubscribe" if opt_out_type == "STOP" else "subscribe"
         return InboundMessage(kind="event", event=event, text=body, original_text=body, **common)

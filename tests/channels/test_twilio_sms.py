@@ -190,6 +190,32 @@ async def test_stop_is_recorded_as_opt_out_and_not_answered(
     assert fake_twilio.messages == []
 
 
+@pytest.mark.parametrize("word", ["STOP", " stop ", "Unsubscribe", "退订", "td"])
+async def test_a_stop_word_without_advanced_opt_out_still_opts_the_number_out(
+    fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks, word: str
+) -> None:
+    """Twilio blocks the number after its default STOP words whether or not Advanced
+    Opt-Out tells us (OptOutType); answering would only earn a 21610."""
+    gateway = RecordingGateway()
+    async with running_channels(twilio_settings(fake_twilio), gateway) as h:
+        await _post(h.client, twilio_webhooks.inbound_sms(from_=PHONE, to=TWILIO_NUMBER, body=word))
+        await h.runtime.drain()
+    assert gateway.opted_out == [(f"sms:{PHONE}", "sms_stop")]
+    assert fake_twilio.messages == []
+
+
+async def test_stop_inside_a_sentence_is_not_an_opt_out(
+    fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
+) -> None:
+    gateway = RecordingGateway(reply=lambda m: [OutboundMessage(text="好的")])
+    async with running_channels(twilio_settings(fake_twilio), gateway) as h:
+        body = "please stop the claim"
+        await _post(h.client, twilio_webhooks.inbound_sms(from_=PHONE, to=TWILIO_NUMBER, body=body))
+        await h.runtime.drain()
+    assert gateway.opted_out == []
+    assert [m["body"] for m in fake_twilio.messages] == ["好的"]
+
+
 async def test_a_long_answer_is_split_into_sms_that_twilio_accepts(
     fake_twilio: FakeTwilio, twilio_webhooks: TwilioWebhooks
 ) -> None:
