@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import Stack, running_stack
+from tests.fakes.fake_twilio import FakeTwilio
 from tests.fakes.fake_wechat import FakeWeChat
 
 pytestmark = pytest.mark.e2e
 
 WECHAT_TOKEN = "e2e-wechat-token"
+TWILIO_NUMBER = "+15005550006"
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +25,23 @@ def wechat() -> Iterator[FakeWeChat]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, wechat: FakeWeChat) -> Iterator[Stack]:
+def twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, wechat: FakeWeChat, twilio: FakeTwilio
+) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("e2e")
     app_env = {
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        # Notices by SMS are not held for the night here, whenever the tests run.
+        "SMS_QUIET_HOURS": "",
         "WECHAT_TOKEN": WECHAT_TOKEN,
         "WECHAT_APP_ID": wechat.app_id,
         "WECHAT_APP_SECRET": wechat.app_secret,
