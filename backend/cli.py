@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.composition import open_database, wake_workers
 from backend.core import migrate
-from backend.core.db import make_engine, make_session_factory, transaction
+from backend.core.db import make_engine, transaction
 from backend.core.settings import Settings, get_settings
 from backend.demo import load_demo_data
 
@@ -78,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(settings.bot_service_token.get_secret_value())
         return 0
 
-    engine = make_engine(settings.database_url)
-    factory = make_session_factory(engine)
+    _engine, factory = open_database(settings)
     if args.command == "demo-data":
         today = datetime.now(ZoneInfo(settings.timezone)).date()
         with transaction(factory) as session:
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with transaction(factory) as session:
             count = requeue_failed(session, claim_number=args.claim, since_hours=args.since_hours)
+        wake_workers(settings)
         print(f"{count} failed notice(s) queued again; the worker delivers them now")
         return 0
     if args.command == "sweep-blobs":

@@ -17,7 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import redis as sync_redis
 from redis.asyncio import Redis
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.conversations.gateway import AppGateway
@@ -70,9 +70,28 @@ async def add_platform_channels(runtime: ChannelRuntime, stack: AsyncExitStack) 
     return webchat
 
 
+def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine and session factory every process uses; with Redis, a commit that
+    wrote an outbox row wakes the notification workers."""
+    engine = make_engine(settings.database_url, echo=settings.database_echo)
+    session_factory = make_session_factory(engine)
+    if settings.redis_url:
+        publish_new_notices(session_factory, settings.redis_url, outbox_channel(settings))
+    return engine, session_factory
+
+
+def wake_workers(settings: Settings) -> None:
+    """Tell the workers to look now (after rows were put back in the queue by hand)."""
+    if settings.redis_url:
+        client = sync_redis.Redis.from_url(settings.redis_url)
+        with contextlib.suppress(sync_redis.RedisError):
+            client.publish(outbox_channel(settings), "1")
+        client.close()
+
+
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    engine = make_engine(settings.database_url, echo=settings.database_echo)
+    engine, session_factory = open_database(settings)
     async with AsyncExitStack() as stack:
         stack.callback(engine.dispose)
         redis = None
@@ -86,9 +105,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             open_channel_runtime(settings.channels, redis=redis)
         )
         webchat = await add_platform_channels(runtime, stack)
-        session_factory = make_session_factory(engine)
-        if settings.redis_url:
-            publish_new_notices(session_factory, settings.redis_url, outbox_channel(settings))
         rasa = RasaClient(settings, http)
         services = Services(
             settings=settings,
