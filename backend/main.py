@@ -1,4 +1,4 @@
-"""The app process: claims API, channel webhooks and (later) the agent console."""
+"""The app process: claims API, channel webhooks and the agent console."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from backend.audit.router import router as audit_router
 from backend.claims.router import router as claims_router
 from backend.composition import open_services
+from backend.console.router import STATIC_DIR as CONSOLE_STATIC
+from backend.console.router import ConsoleHeaders
+from backend.console.router import router as console_router
 from backend.conversations.router import router as conversations_router
 from backend.core.body_limit import BodySizeLimit
 from backend.core.errors import install_error_handlers
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, settings=resolved)
+    app.add_middleware(ConsoleHeaders)
     app.include_router(health_router)
     app.include_router(staff_router, responses=error_responses(405, 413, 422))
     app.include_router(identities_router, responses={**API_ERRORS, **error_responses(423)})
@@ -56,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats_router, responses=API_ERRORS)
     app.include_router(wechat_router, responses=WEBHOOK_ERRORS)
     app.include_router(twilio_router, responses=WEBHOOK_ERRORS)
+    app.include_router(console_router)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     if resolved.web_chat_enabled:
         app.include_router(webchat_router)
     return app

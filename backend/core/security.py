@@ -1,5 +1,6 @@
 """Who is calling: the bot (service token, acting for the policyholder bound to one
-conversation), staff (short-lived JWT with a role), or nobody (401)."""
+conversation), staff (short-lived JWT with a role, or the console's session cookie with
+its CSRF token), or nobody (401)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlalchemy import select
 
 from backend.core.deps import SessionDep, SettingsDep
@@ -19,6 +20,7 @@ from backend.core.errors import ApiError
 from backend.core.settings import Settings
 from backend.identities.service import binding_expired
 from backend.models import ChannelIdentity, StaffUser
+from backend.staff import sessions as staff_sessions
 
 _hasher = PasswordHasher()
 StaffRole = Literal["adjuster", "agent", "admin"]
@@ -82,12 +84,38 @@ def valid_conversation_id(value: str) -> bool:
     return value.startswith(CONVERSATION_PREFIXES) and 4 < len(value) <= 200
 
 
+def _session_caller(request: Request, settings: Settings, session: SessionDep) -> StaffCaller:
+    """Staff signed in to the console: the session cookie, and on every state change
+    the session's CSRF token in X-CSRF-Token (another site's page can make the browser
+    send the cookie, never read the token)."""
+    signed_in = staff_sessions.resume(
+        session,
+        settings,
+        request.cookies.get(staff_sessions.COOKIE),
+        datetime.now(UTC),
+        activity=request.headers.get("X-Console-Refresh") != "1",
+    )
+    if signed_in is None:
+        raise ApiError(
+            401, "unauthorized", "登录已过期，请重新登录 / session expired, sign in again"
+        )
+    if request.method not in staff_sessions.SAFE_METHODS and not staff_sessions.csrf_ok(
+        signed_in, request.headers.get(staff_sessions.CSRF_HEADER)
+    ):
+        raise ApiError(403, "csrf", "页面已过期，请刷新后重试 / missing or wrong CSRF token")
+    role: StaffRole = signed_in.role  # type: ignore[assignment]
+    return StaffCaller(signed_in.username, role)
+
+
 def authenticate(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_conversation_id: Annotated[str | None, Header()] = None,
 ) -> Caller:
+    if authorization is None and staff_sessions.COOKIE in request.cookies:
+        return _session_caller(request, settings, session)
     token = _bearer(authorization)
     assert settings.bot_service_token is not None and settings.jwt_secret is not None
     if hmac.compare_digest(token.encode(), settings.bot_service_token.get_secret_value().encode()):
@@ -153,3 +181,4 @@ BotDep = Annotated[BotCaller, Depends(require_bot)]
 VerifiedBotDep = Annotated[BotCaller, Depends(require_verified_bot)]
 AnyStaffDep = Annotated[StaffCaller, Depends(require_staff())]
 AdjusterDep = Annotated[StaffCaller, Depends(require_staff("adjuster"))]
+AgentDep = Annotated[StaffCaller, Depends(require_staff("agent"))]

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Password hashes computed at once (argon2 is CPU-bound); others wait this long.
     login_hash_concurrency: int = Field(default=2, ge=1)
     login_queue_seconds: float = Field(default=5.0, gt=0)
+    # Console sign-in (server-side session named by an HttpOnly cookie): it lasts a
+    # working day at most, and ends sooner when nothing was done for the idle time.
+    staff_session_hours: float = Field(default=10, gt=0)
+    staff_session_idle_minutes: float = Field(default=60, gt=0)
     # ... and per policy, whatever the conversation (guesses spread over many of them).
     verify_policy_max_failures: int = Field(default=10, ge=1)
     verify_policy_window_minutes: int = Field(default=60, ge=1)

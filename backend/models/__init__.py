@@ -20,7 +20,7 @@ from backend.models.document import Document
 from backend.models.notification import OutboxMessage, ScheduledJob, WorkerHeartbeat
 from backend.models.policy import ChannelIdentity, Coverage, Policy, Policyholder
 from backend.models.security import AuditEvent, LoginAttempt, PaymentCallback
-from backend.models.staff import StaffUser
+from backend.models.staff import StaffSession, StaffUser
 
 __all__ = [
     "AppendOnlyViolation",
@@ -42,6 +42,7 @@ __all__ = [
     "Policyholder",
     "RiskFlagRecord",
     "ScheduledJob",
+    "StaffSession",
     "StaffUser",
     "Survey",
     "TranscriptMessage",

@@ -27,7 +27,7 @@ class TokenOut(BaseModel):
     role: str
 
 
-def _hashing_gate(request: Request, concurrency: int) -> asyncio.Semaphore:
+def hashing_gate(request: Request, concurrency: int) -> asyncio.Semaphore:
     """argon2 costs tens of milliseconds of CPU and a worker thread: at most
     `concurrency` logins hash at once, the rest wait here without holding a thread."""
     gate = getattr(request.app.state, "login_gate", None)
@@ -45,7 +45,7 @@ async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
     source = request.client.host if request.client else "unknown"
-    gate = _hashing_gate(request, settings.login_hash_concurrency)
+    gate = hashing_gate(request, settings.login_hash_concurrency)
     try:
         await asyncio.wait_for(gate.acquire(), timeout=settings.login_queue_seconds)
     except TimeoutError:
