@@ -1,5 +1,5 @@
-"""Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, create-staff,
-sweep-blobs, reencrypt-documents, rasa-token, bot-token); `--help` lists them."""
+"""Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, demo-logins,
+create-staff, sweep-blobs, reencrypt-documents, rasa-token, bot-token); `--help` lists them."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("--role", choices=["adjuster", "agent", "admin"], required=True)
     staff.add_argument("--name", default=None)
     staff.add_argument("--password-stdin", action="store_true")
+    sub.add_parser(
+        "demo-logins",
+        help="development only: create the demo agent, adjuster and admin and print their "
+        "passwords (make run does this)",
+    )
     sweep = sub.add_parser(
         "sweep-blobs", help="delete stored blobs no document points to (crash leftovers)"
     )
@@ -79,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         print(settings.bot_service_token.get_secret_value())
         return 0
 
+    if args.command == "demo-logins" and settings.app_env == "production":
+        print("demo logins are never created in production (APP_ENV=production)")
+        return 0
+
     _engine, factory = open_database(settings)
     if args.command == "demo-data":
         today = datetime.now(ZoneInfo(settings.timezone)).date()
@@ -93,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         with transaction(factory) as session:
             upsert_staff(session, args.username, password, args.role, args.name or args.username)
         print(f"staff user {args.username} ({args.role}) saved")
+        return 0
+    if args.command == "demo-logins":
+        from backend.staff.demo import ensure_demo_logins
+
+        with transaction(factory) as session:
+            logins = ensure_demo_logins(session, settings.var_dir)
+        base = settings.public_base_url.rstrip("/")
+        print(f"==> demo logins for the console ({base}/console), development only:")
+        for username, role, password in logins:
+            print(f"    {role:<9} {username:<14} password: {password}")
         return 0
     if args.command == "reencrypt-documents":
         return _reencrypt(settings, factory)

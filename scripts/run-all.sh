@@ -47,9 +47,14 @@ if [ -f backend/notifications/worker.py ]; then
   start worker .venv/bin/python -m backend.notifications.worker
 fi
 
+# Development only (the command refuses in production): an agent, an adjuster and an
+# admin to sign in to the console with, and their passwords.
+.venv/bin/python -m backend.cli demo-logins
+
 cat <<MSG
 ==> starting (Rasa needs about a minute to load its model). Where to look:
     web chat (try the bot):   http://127.0.0.1:8000/chat
+    agent console:            http://127.0.0.1:8000/console (demo logins above)
     API docs:                 http://127.0.0.1:8000/docs
     health:                   http://127.0.0.1:8000/health
     Rasa:                     http://127.0.0.1:5005/status?token=<RASA_TOKEN> (python -m backend.cli rasa-token)

@@ -57,7 +57,11 @@ def handoff_factory(session: Session) -> Callable[..., Handoff]:
     counter = iter(range(1, 1000))
 
     def _make(
-        *, status: str = "open", agent: str | None = None, text: str = "人呢？", channel: str = "web"
+        *,
+        status: str = "open",
+        agent: str | None = None,
+        text: str = "人呢？",
+        channel: str = "web",
     ) -> Handoff:
         n = next(counter)
         conversation = Conversation(id=f"{channel}:console{n:04d}abcdef", channel=channel)

@@ -179,9 +179,7 @@ def test_an_adjuster_signed_in_is_told_the_agent_console_is_not_hers(
 
 
 def _age(session: Session, username: str, **changes: datetime) -> None:
-    session.execute(
-        update(StaffSession).where(StaffSession.username == username).values(**changes)
-    )
+    session.execute(update(StaffSession).where(StaffSession.username == username).values(**changes))
     session.flush()
 
 
