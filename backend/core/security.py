@@ -14,8 +14,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Header, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from backend.core.deps import SessionDep, SettingsDep
+from backend.core.db import transaction
+from backend.core.deps import StateDep
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
 from backend.identities.service import binding_expired
@@ -84,7 +86,7 @@ def valid_conversation_id(value: str) -> bool:
     return value.startswith(CONVERSATION_PREFIXES) and 4 < len(value) <= 200
 
 
-def _session_caller(request: Request, settings: Settings, session: SessionDep) -> StaffCaller:
+def _session_caller(request: Request, settings: Settings, session: Session) -> StaffCaller:
     """Staff signed in to the console: the session cookie, and on every state change
     the session's CSRF token in X-CSRF-Token (another site's page can make the browser
     send the cookie, never read the token)."""
@@ -109,10 +111,23 @@ def _session_caller(request: Request, settings: Settings, session: SessionDep) -
 
 def authenticate(
     request: Request,
-    settings: SettingsDep,
-    session: SessionDep,
+    state: StateDep,
     authorization: Annotated[str | None, Header()] = None,
     x_conversation_id: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """Who calls, looked up in a short transaction of its own: a long response (an
+    event stream) must not hold the request's database session open for its whole
+    life (on SQLite that would be the write lock)."""
+    with transaction(state.session_factory) as session:
+        return _identify(request, state.settings, session, authorization, x_conversation_id)
+
+
+def _identify(
+    request: Request,
+    settings: Settings,
+    session: Session,
+    authorization: str | None,
+    x_conversation_id: str | None,
 ) -> Caller:
     if authorization is None and staff_sessions.COOKIE in request.cookies:
         return _session_caller(request, settings, session)
