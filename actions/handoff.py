@@ -33,9 +33,14 @@ class ActionHandoff(Action):
         reason = REASON_BY_INTENT.get(latest_intent(tracker) or "", "request_human")
         try:
             async with backend_for(tracker) as backend:
-                await backend.open_handoff(reason)
+                status = await backend.open_handoff(reason)
         except BackendError:
             dispatcher.utter_message(response="utter_handoff_failed")
+            return []
+        if status == "callback":
+            # Outside service hours: the app tells the customer when someone will get
+            # back to them, and the bot carries on meanwhile. Promising a person "here,
+            # shortly" would be untrue.
             return []
         dispatcher.utter_message(response=RESPONSE_BY_REASON[reason])
         return []

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.conversations.gateway import AppGateway
+from backend.conversations.handoff_service import HandoffService
 from backend.conversations.outbound import OutboundService
 from backend.conversations.rasa import RasaClient
 from backend.core.db import make_engine, make_session_factory
@@ -118,7 +119,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             rasa=rasa,
             outbound=None,  # type: ignore[arg-type]  # set just below: it needs `services`
             gateway=None,  # type: ignore[arg-type]
+            handoffs=None,  # type: ignore[arg-type]
         )
         services.outbound = OutboundService(services)
         services.gateway = AppGateway(services)
+        services.handoffs = HandoffService(services)
         yield services

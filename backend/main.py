@@ -14,6 +14,7 @@ from backend.composition import open_services
 from backend.console.router import STATIC_DIR as CONSOLE_STATIC
 from backend.console.router import ConsoleHeaders
 from backend.console.router import router as console_router
+from backend.conversations.handoff_router import router as handoff_router
 from backend.conversations.router import router as conversations_router
 from backend.core.body_limit import BodySizeLimit
 from backend.core.errors import install_error_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents_router, responses=API_ERRORS)
     app.include_router(audit_router, responses=API_ERRORS)
     app.include_router(conversations_router, responses={**API_ERRORS, **error_responses(409)})
+    app.include_router(handoff_router, responses={**API_ERRORS, **error_responses(409)})
     app.include_router(stats_router, responses=API_ERRORS)
     app.include_router(wechat_router, responses=WEBHOOK_ERRORS)
     app.include_router(twilio_router, responses=WEBHOOK_ERRORS)

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.conversations import handoffs
 from backend.conversations.outbound import ensure_conversation
 from backend.conversations.rasa import RasaError
 from backend.conversations.tracker import tell_the_bot
@@ -86,8 +87,8 @@ class AppGateway:
             log.info("inbound %s already stored: not answered again", message.dedup_key)
             return []
         if mode == "handoff":
-            # A person has this conversation: the message waits in the agent queue.
-            return []
+            # A person has this conversation (or will): the message is theirs.
+            return await self._while_handed_over(message)
         if opted_out:
             # Unsubscribed (WeChat) or STOP / 21610 (SMS): nothing may be sent there, so
             # the bot is not asked; the message stays in the transcript.
@@ -102,7 +103,37 @@ class AppGateway:
             text = "/greet"
         if text is None:
             return []
-        return await self.ask_bot(message.conversation_id, text, metadata)
+        turn_began = datetime.now(UTC)
+        answers = await self.ask_bot(message.conversation_id, text, metadata)
+        # The bot's action may have handed the conversation over during the turn: the
+        # customer hears where they stand with the bot's own answer.
+        followup = await self._db(
+            lambda s: handoffs.handed_over_since(s, message.conversation_id, turn_began)
+        )
+        if followup is not None:
+            answers += await self.state.handoffs.follow_up(followup, deliver=False)
+        return answers
+
+    async def _while_handed_over(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Waiting for an agent, the customer may leave the queue; otherwise the message
+        goes to the agent's console (it is in the transcript already)."""
+        live = await self._db(lambda s: _live(s, message.conversation_id))
+        if live is None:
+            return []
+        handoff_id, status = live
+        service = self.state.handoffs
+        waiting = status == handoffs.OPEN and message.kind == "text"
+        if waiting and await service.wants_to_leave(message.text):
+            return await service.leave(handoff_id)
+        await service.feed.publish(
+            {
+                "type": "message",
+                "handoff_id": handoff_id,
+                "conversation_id": message.conversation_id,
+                "text": message.original_text or message.text or "",
+            }
+        )
+        return []
 
     def _record_inbound(
         self, session: Session, message: InboundMessage
@@ -284,3 +315,8 @@ def transcript(session: Session, conversation_id: str) -> list[TranscriptMessage
             .order_by(TranscriptMessage.id)
         ).all()
     )
+
+
+def _live(session: Session, conversation_id: str) -> tuple[int, str] | None:
+    handoff = handoffs.live_handoff(session, conversation_id)
+    return None if handoff is None else (handoff.id, handoff.status)

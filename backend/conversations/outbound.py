@@ -97,6 +97,7 @@ class OutboundService:
         *,
         sender: Sender,
         raise_on_refusal: bool = False,
+        bot_pending: bool = False,
     ) -> list[DeliveryOutcome]:
         """Send a reply (bot) or an agent's message on the conversation's own channel.
 
@@ -121,7 +122,7 @@ class OutboundService:
             ]
         else:
             outcomes = await adapter.send(address, messages)
-        await self.record(conversation_id, outcomes, sender=sender)
+        await self.record(conversation_id, outcomes, sender=sender, bot_pending=bot_pending)
         refused = [o for o in outcomes if o.status == "failed"]
         if refused and raise_on_refusal:
             code = refused[0].error_code or "failed"
@@ -144,9 +145,12 @@ class OutboundService:
         outcomes: Sequence[DeliveryOutcome],
         *,
         sender: Sender,
+        bot_pending: bool = False,
     ) -> None:
         if outcomes:
-            await self._db(lambda s: self._write(s, conversation_id, outcomes, sender))
+            await self._db(
+                lambda s: self._write(s, conversation_id, outcomes, sender, bot_pending=bot_pending)
+            )
 
     @staticmethod
     def _write(

@@ -61,6 +61,17 @@ class RasaClient:
             return
         await self._post(self._api(conversation_id, "tracker/events"), events)
 
+    async def append_events(
+        self, conversation_id: str, events: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Append events to the tracker (e.g. pause / resume around a handoff)."""
+        await self._post(self._api(conversation_id, "tracker/events"), [dict(e) for e in events])
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """What Rasa's NLU makes of `text` (/model/parse): no bot turn, no tracker."""
+        body = await self._post(f"{self.base_url}/model/parse", {"text": text})
+        return dict(body) if isinstance(body, dict) else {}
+
     async def trigger_intent(
         self, conversation_id: str, name: str, entities: Mapping[str, Any]
     ) -> list[dict[str, Any]]:

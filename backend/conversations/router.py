@@ -10,12 +10,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from backend.conversations.gateway import ensure_conversation
+from backend.conversations import handoffs
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.security import BotCaller, BotDep
 from backend.domain.types import NoticeChannel
-from backend.models import Claim, Handoff, Policy, Policyholder, Survey
+from backend.models import Claim, Policy, Policyholder, Survey
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -25,29 +25,32 @@ class HandoffIn(BaseModel):
 
 
 class HandoffOut(BaseModel):
+    # open: waiting for an agent; active: an agent has it; callback: outside service
+    # hours, the customer will be called back and the bot carries on meanwhile.
     status: str
     handoff_id: int
 
 
 @router.post("/conversations/{conversation_id}/handoff", status_code=201)
 def open_handoff(
-    conversation_id: str, body: HandoffIn, caller: BotDep, session: SessionDep
+    conversation_id: str,
+    body: HandoffIn,
+    caller: BotDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> HandoffOut:
     if conversation_id != caller.conversation_id:
         raise ApiError(404, "not_found", "conversation not found")
-    conversation = ensure_conversation(session, conversation_id)
-    existing = session.scalars(
-        select(Handoff).where(
-            Handoff.conversation_id == conversation_id, Handoff.status.in_(("open", "active"))
-        )
-    ).first()
-    if existing is not None:
-        return HandoffOut(status=existing.status, handoff_id=existing.id)
-    handoff = Handoff(conversation_id=conversation_id, reason=body.reason)
-    conversation.mode = "handoff"
-    session.add(handoff)
-    session.flush()
-    return HandoffOut(status="open", handoff_id=handoff.id)
+    in_hours = handoffs.in_service_hours(
+        settings.service_hours, settings.timezone, datetime.now(UTC)
+    )
+    handoff, _ = handoffs.open_handoff(
+        session, conversation_id, body.reason, in_service_hours=in_hours
+    )
+    # What follows (the queue line, pausing the tracker) is done by the gateway once
+    # the bot's turn that called this is over.
+    status = "callback" if handoff.callback else handoff.status
+    return HandoffOut(status=status, handoff_id=handoff.id)
 
 
 class SurveyIn(BaseModel):

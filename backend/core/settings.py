@@ -144,6 +144,17 @@ class Settings(BaseSettings):
     # Proactive SMS notices wait while these hours last ("HH:MM-HH:MM" in TIMEZONE;
     # empty = never). Replies to the customer and agents' messages are never held.
     sms_quiet_hours: str = "21:00-08:00"
+    # Handoffs to a person. Agents answer in these hours ("HH:MM-HH:MM" in TIMEZONE,
+    # "00:00-24:00" = always); outside them, or when nobody accepts within the wait,
+    # the customer is promised a call-back within HANDOFF_CALLBACK_MINUTES (of the
+    # service opening) and the bot carries on. An agent silent for the idle time loses
+    # the conversation back to the queue. While waiting, a customer message Rasa reads
+    # as one of these intents leaves the queue.
+    service_hours: str = "08:00-22:00"
+    handoff_wait_minutes: float = Field(default=10, gt=0)
+    handoff_idle_minutes: float = Field(default=30, gt=0)
+    handoff_callback_minutes: int = Field(default=30, ge=0)
+    handoff_leave_intents: list[str] = ["cancel"]
     document_reminder_days: int = Field(default=3, ge=1)
     document_reminders_max: int = Field(default=2, ge=0)
     notice_max_attempts: int = Field(default=8, ge=1)
@@ -166,6 +177,17 @@ class Settings(BaseSettings):
     # The local web chat is a try-out channel without platform credentials: on by
     # default in development, off in production unless asked for.
     web_chat: bool | None = None
+
+    @model_validator(mode="after")
+    def _hours(self) -> Settings:
+        from backend.conversations.routes import QuietHours
+
+        for name in ("sms_quiet_hours", "service_hours"):
+            try:
+                QuietHours.parse(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name.upper()}: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

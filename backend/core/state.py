@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from backend.conversations.gateway import AppGateway
+    from backend.conversations.handoff_service import HandoffService
     from backend.conversations.outbound import OutboundService
     from backend.conversations.rasa import RasaClient
     from backend.documents.storage import DocumentStore
@@ -38,6 +39,7 @@ class Services:
     rasa: RasaClient
     outbound: OutboundService
     gateway: AppGateway
+    handoffs: HandoffService
 
 
 # The name the routers' dependencies have always used.

@@ -12,6 +12,7 @@ from backend.models.claim import (
 from backend.models.conversation import (
     Conversation,
     Handoff,
+    HandoffStep,
     Survey,
     TranscriptMessage,
     VerificationAttempt,
@@ -35,6 +36,7 @@ __all__ = [
     "Coverage",
     "Document",
     "Handoff",
+    "HandoffStep",
     "LoginAttempt",
     "OutboxMessage",
     "PaymentCallback",

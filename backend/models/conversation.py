@@ -64,15 +64,40 @@ class TranscriptMessage(Base):
 
 
 class Handoff(Base):
+    """A conversation handed to a person: open (waiting) -> active (an agent has it)
+    -> closed (handed back). `callback`: nobody accepted in time or it came outside
+    service hours; the customer was told someone will get back to them and the bot has
+    the conversation meanwhile."""
+
     __tablename__ = "handoffs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     reason: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | active | closed
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     agent_username: Mapped[str | None] = mapped_column(String(60))
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    callback: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The agent's last message (the idle limit runs from here, or from accepted_at).
+    last_agent_message_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(60))
+
+
+class HandoffStep(Base):
+    """Who did what to a handoff, and when: opened, accepted, transferred, released
+    (idle or logout), callback, note, closed, left (the customer left the queue)."""
+
+    __tablename__ = "handoff_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(60))
+    # A note's text (private to staff), a transfer's target, a close note.
+    text: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Survey(Base):

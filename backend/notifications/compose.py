@@ -32,13 +32,29 @@ class CompositionError(ValueError):
 
 
 @lru_cache
-def _responses(path: Path = DOMAIN_FILE) -> dict[str, str]:
+def _domain_responses(path: Path = DOMAIN_FILE) -> dict[str, dict[str, Any]]:
     domain = yaml.safe_load(path.read_text(encoding="utf-8"))
-    responses: dict[str, str] = {}
+    responses: dict[str, dict[str, Any]] = {}
     for name, variations in (domain.get("responses") or {}).items():
         if isinstance(variations, list) and variations and "text" in variations[0]:
-            responses[name] = str(variations[0]["text"])
+            responses[name] = dict(variations[0])
     return responses
+
+
+@lru_cache
+def _responses() -> dict[str, str]:
+    return {name: str(v["text"]) for name, v in _domain_responses().items()}
+
+
+def response(name: str, values: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
+    """A domain response the app says itself (not a bot turn): its text filled with
+    `values`, and its buttons as (title, payload)."""
+    found = _domain_responses().get(name)
+    if found is None:
+        raise CompositionError(f"domain.yml has no response {name}")
+    text = string.Formatter().vformat(str(found["text"]), (), _Blank(values))
+    buttons = [(str(b["title"]), str(b["payload"])) for b in found.get("buttons") or ()]
+    return text, buttons
 
 
 @lru_cache

@@ -289,10 +289,15 @@ class NotificationService:
     # ------------------------------------------------------------ time-based jobs
 
     async def run_jobs(self) -> None:
+        """The time-based jobs, each run by one worker per interval across replicas."""
         if await self._db(lambda s: claim_job(s, "document_reminders", timedelta(minutes=10))):
             count = await self._db(lambda s: enqueue_document_reminders(s, self.settings))
             if count:
                 log.info("document reminders: %d queued", count)
+        if await self._db(lambda s: claim_job(s, "handoff_timers", timedelta(seconds=15))):
+            moved = await self.services.handoffs.run_timers()
+            if moved:
+                log.info("handoff timers: %d handoff(s) moved (wait or idle limit)", moved)
 
 
 def claim_job(session: Session, name: str, interval: timedelta) -> bool:

@@ -31,7 +31,7 @@ from backend.notifications.service import NotificationService
 log = logging.getLogger("backend.notifications.worker")
 
 HEARTBEAT_SECONDS = 5.0
-JOBS_SECONDS = 60.0
+JOBS_SECONDS = 15.0
 
 
 def worker_name() -> str:

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from statistics import median
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -15,8 +16,9 @@ from sqlalchemy.orm import Session
 from backend.claims import service
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.security import AnyStaffDep
+from backend.core.settings import Settings
 from backend.domain.types import ClaimStatus
-from backend.models import Claim, OutboxMessage, Survey
+from backend.models import Claim, Handoff, OutboxMessage, Survey
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
 
@@ -40,6 +42,18 @@ class SurveyStats(BaseModel):
     response_rate: float | None  # ratings of a claim / closed claims
 
 
+class HandoffStats(BaseModel):
+    """Conversations handed to a person."""
+
+    opened_by_day: dict[str, int]  # "2026-12-02" (local day) -> handoffs opened
+    by_reason: dict[str, int]
+    accept_seconds_p50: float | None
+    accept_seconds_p90: float | None
+    accepted_within_wait_share: float | None  # of those accepted, within HANDOFF_WAIT_MINUTES
+    callbacks_pending: int
+    waiting_now: int
+
+
 class StatsOut(BaseModel):
     total_claims: int
     by_status: dict[str, int]
@@ -51,6 +65,7 @@ class StatsOut(BaseModel):
     open_overdue: int
     notices: NoticeStats
     surveys: SurveyStats
+    handoffs: HandoffStats
 
 
 def _p90(values: list[float]) -> float:
@@ -106,6 +121,39 @@ def _survey_stats(session: Session) -> SurveyStats:
     )
 
 
+def _handoff_stats(session: Session, settings: Settings) -> HandoffStats:
+    zone = ZoneInfo(settings.timezone)
+    opened = session.scalars(select(Handoff.opened_at)).all()
+    by_day = Counter(at.astimezone(zone).date().isoformat() for at in opened)
+    by_reason = session.execute(select(Handoff.reason, func.count()).group_by(Handoff.reason)).all()
+    accepted = session.execute(
+        select(Handoff.opened_at, Handoff.accepted_at).where(Handoff.accepted_at.is_not(None))
+    ).all()
+    waits = sorted((at - opened_at).total_seconds() for opened_at, at in accepted if at)
+    limit = settings.handoff_wait_minutes * 60
+    callbacks = session.scalar(
+        select(func.count())
+        .select_from(Handoff)
+        .where(Handoff.status == "open", Handoff.callback.is_(True))
+    )
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Handoff)
+        .where(Handoff.status == "open", Handoff.callback.is_(False))
+    )
+    return HandoffStats(
+        opened_by_day=dict(sorted(by_day.items())),
+        by_reason={reason: count for reason, count in by_reason},
+        accept_seconds_p50=round(median(waits), 1) if waits else None,
+        accept_seconds_p90=round(_p90(waits), 1) if waits else None,
+        accepted_within_wait_share=(
+            round(sum(w <= limit for w in waits) / len(waits), 4) if waits else None
+        ),
+        callbacks_pending=callbacks or 0,
+        waiting_now=waiting or 0,
+    )
+
+
 def _days(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds() / 86400, 2)
 
@@ -142,4 +190,5 @@ def stats(_staff: AnyStaffDep, session: SessionDep, settings: SettingsDep) -> St
         open_overdue=open_overdue,
         notices=_notice_stats(session, datetime.now(UTC)),
         surveys=_survey_stats(session),
+        handoffs=_handoff_stats(session, settings),
     )

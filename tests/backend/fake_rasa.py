@@ -29,6 +29,8 @@ class FakeRasa:
         self.delay = 0.0
         self.fail = False
         self.fail_api = 0  # the next n API calls answer 500
+        # /model/parse: text -> (intent, confidence); anything else is a fallback.
+        self.intents: dict[str, tuple[str, float]] = {}
 
     @property
     def url(self) -> str:
@@ -51,6 +53,9 @@ class FakeRasa:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 parts = urlsplit(self.path)
+                if parts.path == "/model/parse":
+                    self._parse(parse_qs(parts.query), body)
+                    return
                 if parts.path.startswith("/conversations/"):
                     self._api(parts.path, parse_qs(parts.query), body)
                     return
@@ -64,6 +69,18 @@ class FakeRasa:
                     self._send(500, {"error": "boom"})
                     return
                 self._send(200, fake.answer(body))
+
+            def _parse(self, query: dict[str, list[str]], body: Any) -> None:
+                if fake.token is not None and query.get("token") != [fake.token]:
+                    self._send(401, {"reason": "NotAuthenticated"})
+                    return
+                text = str(body.get("text") or "")
+                fake.calls.append(("parse", "", body))
+                intent, confidence = fake.intents.get(text, ("nlu_fallback", 0.3))
+                self._send(
+                    200,
+                    {"text": text, "intent": {"name": intent, "confidence": confidence}},
+                )
 
             def _api(self, path: str, query: dict[str, list[str]], body: Any) -> None:
                 if fake.token is not None and query.get("token") != [fake.token]:

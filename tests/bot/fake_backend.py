@@ -54,6 +54,7 @@ class FakeBackend:
     claim_owner: dict[str, str] = field(default_factory=dict)
     idempotency: dict[str, str] = field(default_factory=dict)
     handoffs: list[tuple[str, str]] = field(default_factory=list)
+    handoff_status: str = "open"  # "callback" outside service hours
     surveys: list[dict[str, Any]] = field(default_factory=list)
     # policy number -> {"channel": NoticeChannel value, "paused": bool}
     notice_preferences: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -357,7 +358,7 @@ class FakeBackend:
         self.handoffs.append(
             (request.match_info["conversation_id"], (request["json"] or {}).get("reason"))
         )
-        return web.json_response({"status": "open"})
+        return web.json_response({"status": self.handoff_status, "handoff_id": len(self.handoffs)})
 
     async def survey(self, request: web.Request) -> web.Response:
         body = request["json"] or {}

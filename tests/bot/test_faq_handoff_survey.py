@@ -100,6 +100,14 @@ async def test_handoff_opens_in_the_backend(
     assert render(dispatcher) == [said]
 
 
+async def test_outside_service_hours_the_bot_promises_no_person_and_carries_on(
+    backend: FakeBackend, dispatcher: CollectingDispatcher
+) -> None:
+    backend.handoff_status = "callback"  # the app says when someone will call back
+    await ActionHandoff().run(dispatcher, make_tracker(text="转人工", intent="request_human"), {})
+    assert backend.handoffs and render(dispatcher) == []
+
+
 async def test_handoff_failure_is_said(
     backend: FakeBackend, dispatcher: CollectingDispatcher
 ) -> None:

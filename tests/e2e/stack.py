@@ -21,6 +21,8 @@ BOT_TOKEN = "e2e-bot-token"
 RASA_TOKEN = "e2e-rasa-token"
 STAFF_USER = "e2e-adjuster"
 STAFF_PASSWORD = "e2e-adjuster-password"
+AGENT_USER = "e2e-agent"
+AGENT_PASSWORD = "e2e-agent-password"
 
 
 def free_port() -> int:
@@ -150,11 +152,15 @@ class Stack:
             env,
         )
         self._start("worker", [py, "-m", "backend.notifications.worker"], env)
-        subprocess.run(
-            [py, "-m", "backend.cli", "create-staff", STAFF_USER, "--role", "adjuster",
-             "--password-stdin"],
-            cwd=ROOT, env=env, check=True, capture_output=True, input=STAFF_PASSWORD.encode(),
-        )  # fmt: skip
+        for user, role, password in (
+            (STAFF_USER, "adjuster", STAFF_PASSWORD),
+            (AGENT_USER, "agent", AGENT_PASSWORD),
+        ):
+            subprocess.run(
+                [py, "-m", "backend.cli", "create-staff", user, "--role", role,
+                 "--password-stdin"],
+                cwd=ROOT, env=env, check=True, capture_output=True, input=password.encode(),
+            )  # fmt: skip
         self._wait("app", self.app_url + "/health", 60)
         self._wait("actions", f"http://127.0.0.1:{self.actions_port}/health", 90)
         self._wait("rasa", f"{self.rasa_url}/status?token={RASA_TOKEN}", 240)
