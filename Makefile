@@ -12,7 +12,7 @@ APP_PY := .venv/bin/python
 BOT_PY := .venv-bot/bin/python
 RASA := .venv-bot/bin/rasa
 MODEL := models/claims.tar.gz
-BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data bot/dictionary -type f 2>/dev/null)
+BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data bot/dictionary bot/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help setup run test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e validate-bot train lock clean
 
@@ -79,7 +79,7 @@ test-e2e: setup $(MODEL)
 	@scripts/ensure-chromium.sh
 	@scripts/pytest-strict.sh $(APP_PY) tests/e2e -m e2e -p no:cacheprovider
 
-test-bot: .venv-bot/.installed
+test-bot: .venv-bot/.installed $(MODEL)
 	@scripts/pytest-strict.sh $(BOT_PY) -c tests/bot/pytest.ini tests/bot -p no:cacheprovider
 
 validate-bot: .venv-bot/.installed

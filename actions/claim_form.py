@@ -24,14 +24,14 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import BackendRefusal, BackendUnavailable
 from actions.common import (
     CLAIM_SLOTS,
+    DIGRESSION_INTENTS,
     DOCUMENT_SLOTS,
     SURVEY_SLOTS,
     DynamicFormValidationAction,
     backend_for,
     entities_of,
-    is_answer,
-    last_user_message,
     latest_entities,
+    latest_intent,
     latest_text,
     public_settings,
     reset,
@@ -50,6 +50,7 @@ from actions.normalize import (
     parse_claim_field,
     parse_claim_type,
     parse_incident_date,
+    parse_location,
 )
 from backend.domain.types import ClaimType
 
@@ -67,12 +68,149 @@ DATE_REFUSALS = (
 
 MAX_LOCATION = 100
 MAX_DESCRIPTION = 500
+MIN_DESCRIPTION = 5  # word characters; shorter gets one follow-up question
+NOTHING_MORE_RE = re.compile(
+    r"^(?:就这些|没了|没有了|没有|就这样|就这么多|没别的|没其他的?|不知道)"
+)
 _INPATIENT_WORDS = ("住院", "住了", "出院", "入院")
 
 
 def _entity_or_none(entities: dict[str, str], name: str) -> str | None:
     value = entities.get(name)
     return value if value else None
+
+
+# Never an answer, never facts: the customer wants to stop or a person.
+STOP_INTENTS = frozenset({"cancel", "request_human", "complain"})
+# Messages whose words are not read as facts of the report: questions about something
+# else. A report, an answer, a correction, or a message the NLU did not place may be.
+NOT_FACTS = DIGRESSION_INTENTS - {"report_claim", "out_of_scope"}
+# Taking a cancelled report up again: "要不还是报了吧", "继续刚才的".
+RESUME_RE = re.compile(r"还是|继续|刚才|刚刚|接着|恢复|重新|回来|不取消")
+FIELD_NAMES = {
+    "claim_type": "类型", "incident_date": "日期", "location": "地点",
+    "description": "经过", "claimed_amount": "金额",
+}  # fmt: skip
+_CORRECTION_WORDS = re.compile(r"不对|错了|说错|搞错|写错|改成|改为|改一下|换成|应该是|其实是|更正")
+_CORRECTION_VALUE = re.compile(
+    r"(?:改成|改为|换成|应该是|其实是|更正为|不对[，,\s]*是|错了[，,\s]*是)\s*(.+)$"
+)
+_ID_WORDS = re.compile(
+    r"(?:我叫|我是|姓名)?\S{0,4}?(?:保单号?|身份证|证件|尾号|后四位|后4位)[^，,。；;\d]{0,6}"
+    r"(?:[Pp]?\d[\d\s-]{2,}[\dXx])"
+)
+
+
+def story_facts(text: str, entities: dict[str, str]) -> dict[str, Any]:
+    """What a message tells about the incident, as slot values (not validated yet).
+
+    The words decide, the NLU's entities help: 前天在医院看门诊花了八百 ->
+    type medical, the date, 医院, 800, and the message itself as the story when it
+    holds two facts or more.
+    """
+    facts: dict[str, Any] = {}
+    claim_type = parse_claim_type(_entity_or_none(entities, "claim_type")) or parse_claim_type(text)
+    if claim_type:
+        facts["claim_type"] = claim_type
+    incident_date = parse_incident_date(
+        _entity_or_none(entities, "incident_date")
+    ) or parse_incident_date(text)
+    if incident_date:
+        facts["incident_date"] = incident_date.isoformat()
+    amount = parse_amount(text) or parse_amount(_entity_or_none(entities, "amount"), strict=True)
+    if amount:
+        facts["claimed_amount"] = str(amount)
+    location = parse_location(text) or _entity_or_none(entities, "location")
+    if location:
+        facts["location"] = location
+    story = _ID_WORDS.sub("", clean(text)).strip(" ，,。")
+    # A place name alone reads as type and place (人民医院): a story has a when or a
+    # how much besides.
+    told = "incident_date" in facts or "claimed_amount" in facts
+    if told and len(facts) >= 2 and len(story) >= 8:
+        facts["description"] = story
+    return facts
+
+
+def story_messages(tracker: Tracker) -> list[dict[str, Any]]:
+    """The user's messages since this report began, oldest first: back to the start of
+    the session or the end of the previous report, skipping questions about others."""
+    found: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind in ("session_started", "restart"):
+            break
+        if kind == "action" and event.get("name") in ("action_submit_claim", "action_cancel"):
+            break
+        if kind != "user":
+            continue
+        parse_data = event.get("parse_data") or {}
+        intent = (parse_data.get("intent") or {}).get("name")
+        if intent in NOT_FACTS or intent in STOP_INTENTS:
+            continue
+        found.append(
+            {
+                "text": event.get("text") or parse_data.get("text") or "",
+                "intent": intent,
+                "entities": list(parse_data.get("entities") or []),
+            }
+        )
+    return list(reversed(found))
+
+
+def _right_after_cancel(tracker: Tracker) -> bool:
+    """Was the turn before this message the cancel ("继续报案" pressed at once)?"""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action":
+            if event.get("name") == "action_listen":
+                continue
+            return event.get("name") == "action_cancel"
+    return False
+
+
+def fresh_reply(tracker: Tracker) -> bool:
+    """Is the form reading the customer's reply (not coming back after a digression
+    the rules answered, when the same message must not be read again)?"""
+    seen_form = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind == "action":
+            if not seen_form and event.get("name") == "claim_form":
+                seen_form = True  # the form's own step in the temporary tracker
+                continue
+            return event.get("name") == "action_listen"
+    return False
+
+
+def correction_of(text: str, intent: str | None) -> tuple[str, Any] | None:
+    """ "金额改成五千", "日期不对，是大前天": (slot, new value) when a filled field is
+    named with a new value; None otherwise."""
+    if intent in NOT_FACTS or not _CORRECTION_WORDS.search(text):
+        return None
+    field = parse_claim_field(text)
+    if field is None:
+        return None
+    match = _CORRECTION_VALUE.search(clean(text))
+    rest = match.group(1).strip(" ，,。") if match else ""
+    value: Any = None
+    if field == "incident_date":
+        found_date = parse_incident_date(rest or text, strict=bool(rest))
+        value = found_date.isoformat() if found_date else None
+    elif field == "claimed_amount":
+        amount = parse_amount(rest, strict=True) if rest else parse_amount(text)
+        value = str(amount) if amount else None
+    elif field == "claim_type":
+        value = parse_claim_type(rest or text.replace("类型", ""))
+    else:
+        value = rest or None
+    return (field, value) if value else None
 
 
 # Submitting a claim is the one answer that cannot be taken back by "不对": below this
@@ -105,97 +243,142 @@ class ValidateClaimForm(DynamicFormValidationAction):
         return [*BASE_SLOTS, *correcting, "claim_confirmed"]
 
     # ------------------------------------------------------------------ extraction
+    #
+    # Every slot of this form is read here from the words (domain mappings are
+    # `custom`), so what a message says is kept whatever was asked: the answer to the
+    # question, and any fact for a field still empty (facts in any order); a field that
+    # is named with a new value ("金额改成五千") is changed at any step.
 
-    def _source(self, tracker: Tracker) -> tuple[str, dict[str, str], bool]:
-        """(text, entities, whole report). When the form starts, the report message."""
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        found = self._extract(tracker)
+        tracker.slots.update(found)
+        return [SlotSet(slot, value) for slot, value in found.items()]
+
+    def _extract(self, tracker: Tracker) -> dict[str, Any]:
+        already = set(tracker.slots_to_validate())  # candidates of the domain mappings
         if self.activating(tracker):
-            report = last_user_message(tracker, ["report_claim"])
-            if report is None:
-                return "", {}, True
-            return report["text"], entities_of(report), True
-        return latest_text(tracker), entity_values(latest_entities(tracker)), False
-
-    def _answer(self, tracker: Tracker, slot: str, entities: dict[str, str], entity: str) -> bool:
-        """Should extract_<slot> read the text? Only for the asked slot, when the NLU
-        found no entity (the domain mapping takes that) and it is not a digression."""
-        return self.requested(tracker) == slot and not entities.get(entity)
-
-    async def extract_claim_type(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text, entities, story = self._source(tracker)
-        if story:
-            found = parse_claim_type(_entity_or_none(entities, "claim_type")) or parse_claim_type(
-                text
-            )
-            return {"claim_type": found} if found else {}
-        if not self._answer(tracker, "claim_type", entities, "claim_type"):
+            return {k: v for k, v in self._from_history(tracker).items() if k not in already}
+        intent = latest_intent(tracker)
+        text = latest_text(tracker)
+        entities = entity_values(latest_entities(tracker))
+        requested = self.requested(tracker)
+        if not fresh_reply(tracker):
             return {}
-        found = parse_claim_type(text)
-        if found:
-            return {"claim_type": found}
-        return {"claim_type": text.strip()} if is_answer(tracker) and text.strip() else {}
-
-    async def extract_incident_date(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text, entities, story = self._source(tracker)
-        if story:
-            found = parse_incident_date(
-                _entity_or_none(entities, "incident_date")
-            ) or parse_incident_date(text)
-            return {"incident_date": found.isoformat()} if found else {}
-        if not self._answer(tracker, "incident_date", entities, "incident_date"):
+        if intent in STOP_INTENTS and not (
+            # Told as the story, a complaint about the hospital or the other driver is
+            # the story, not a wish for a person ("烧到39度 去诊所打了针" came back as
+            # `complain` once).
+            intent == "complain"
+            and requested == "description"
+            and (tracker.get_slot("description_draft") or story_facts(text, entities))
+        ):
             return {}
-        found = parse_incident_date(text, strict=True)
-        if found:
-            return {"incident_date": found.isoformat()}
-        return {"incident_date": text.strip()} if is_answer(tracker) and text.strip() else {}
+        found: dict[str, Any] = {}
+        facts = story_facts(text, entities)
+        if intent in NOT_FACTS and not (
+            requested == "description" and facts.keys() & {"incident_date", "claimed_amount"}
+        ):
+            # A question in between is not read for facts; only when we asked for the
+            # story, words with a when or a how much are the story, however they were
+            # classified ("昨天做了个胃镜花了一千二 这个能报吗").
+            facts = {}
 
-    async def extract_location(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        _, entities, story = self._source(tracker)
-        if story and entities.get("location"):
-            return {"location": entities["location"]}
-        return {}  # answers to the question are taken by the domain's from_text mapping
+        def empty(slot: str) -> bool:
+            return tracker.get_slot(slot) is None and slot not in already
 
-    async def extract_description(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text, entities, story = self._source(tracker)
-        if not story or len(clean(text)) < 8:
-            return {}
-        # A report that already tells what happened (two facts or more) is the story.
-        facts = [
-            parse_claim_type(text),
-            parse_incident_date(text),
-            parse_amount(text),
-            entities.get("location"),
-        ]
-        if sum(1 for fact in facts if fact) >= 2:
-            return {"description": clean(text)}
-        return {}
+        correction = correction_of(text, intent)
+        if correction and correction[0] not in already:
+            found[correction[0]] = correction[1]
+        if requested in BASE_SLOTS and requested not in already and requested not in found:
+            answer = self._answer_to(requested, tracker, text, entities, facts, correction)
+            if answer is not None:
+                found[requested] = answer
+        reviewing = requested in ("claim_confirmed", "correction_field")
+        for slot, value in facts.items():
+            if slot in found or slot in already or slot == requested:
+                continue
+            if slot == "description":
+                if empty(slot) and requested != "description":
+                    found[slot] = value
+            elif empty(slot) or (reviewing and intent in ("deny", "inform")):
+                # At the summary "不对，是前天" changes the date (then shown again).
+                found[slot] = value
+        return found
 
-    async def extract_claimed_amount(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        text, entities, story = self._source(tracker)
-        if story:
-            found = parse_amount(_entity_or_none(entities, "amount"), strict=True) or parse_amount(
-                text
-            )
-            return {"claimed_amount": str(found)} if found else {}
-        if self.requested(tracker) != "claimed_amount":
-            return {}
-        if is_unknown_amount(text):
-            return {"claimed_amount": UNKNOWN_AMOUNT}
-        if entities.get("amount"):
-            return {}
-        found = parse_amount(text, strict=True)
-        if found:
-            return {"claimed_amount": str(found)}
-        return {"claimed_amount": text.strip()} if is_answer(tracker) and text.strip() else {}
+    def _answer_to(
+        self,
+        slot: str,
+        tracker: Tracker,
+        text: str,
+        entities: dict[str, str],
+        facts: dict[str, Any],
+        correction: tuple[str, Any] | None,
+    ) -> Any:
+        """The reply read as the answer to the question asked, or None."""
+        intent = latest_intent(tracker)
+        stripped = text.strip()
+        if correction or not stripped:
+            return None
+        if slot == "description":
+            if intent == "complain" or tracker.get_slot("description_draft"):
+                return stripped  # the reply to the gentle follow-up, whatever it is
+            if intent in NOT_FACTS and not facts:
+                return None  # a question in between ("要什么材料")
+            return stripped
+        if slot == "location" and not facts.keys() & {"incident_date", "claimed_amount"}:
+            # The whole reply is the place ("市一医院", not the 医院 the NLU tagged);
+            # "北京协和医院" also reads as a claim type, which does not make it a story.
+            if intent == "out_of_scope" and "location" not in facts:
+                return None
+            return None if intent in NOT_FACTS else stripped
+        if slot in facts:
+            return facts[slot]
+        if intent in NOT_FACTS:
+            return None
+        if slot == "claim_type":
+            found = parse_claim_type(_entity_or_none(entities, "claim_type") or text)
+            return found or (None if facts else stripped)
+        if slot == "incident_date":
+            found = parse_incident_date(text, strict=True)
+            if found:
+                return found.isoformat()
+            return None if facts else stripped
+        if slot == "claimed_amount":
+            if is_unknown_amount(text):
+                return UNKNOWN_AMOUNT
+            amount = parse_amount(text, strict=True)
+            if amount:
+                return str(amount)
+            return None if facts else stripped
+        return None
+
+    def _from_history(self, tracker: Tracker) -> dict[str, Any]:
+        """When the form starts: a report cancelled just before, if the customer is
+        taking it up again, and what they said since they asked to report (the report
+        itself, a story told while we verified them)."""
+        found: dict[str, Any] = {}
+        draft = tracker.get_slot("claim_draft") or {}
+        if draft and (RESUME_RE.search(latest_text(tracker)) or _right_after_cancel(tracker)):
+            found.update({k: v for k, v in draft.items() if k in BASE_SLOTS and v})
+            messages = [
+                {
+                    # "刚才" in "继续刚才的" is not the incident's date.
+                    "text": RESUME_RE.sub(" ", latest_text(tracker)),
+                    "intent": latest_intent(tracker),
+                    "entities": latest_entities(tracker),
+                }
+            ]
+        else:
+            messages = story_messages(tracker)
+        for message in messages:  # oldest first: later words win
+            text = message["text"]
+            facts = story_facts(text, entities_of(message))
+            if "description" in facts and "description" in found:
+                facts.pop("description")  # the first full story stays the story
+            found.update(facts)
+        return found
 
     # ------------------------------------------------------------------ validation
 
@@ -230,9 +413,19 @@ class ValidateClaimForm(DynamicFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         description = clean(str(value or ""))
-        if len(re.sub(r"[^\w]", "", description)) < 4:
-            dispatcher.utter_message(response="utter_description_too_short")
-            return {"description": None}
+        draft = tracker.get_slot("description_draft")
+        if draft:
+            # The reply to the follow-up: added to the first words, whatever it is
+            # ("就这些" adds nothing); never asked a third time.
+            if len(re.sub(r"[^\w]", "", description)) < 2 or NOTHING_MORE_RE.search(description):
+                description = draft
+            elif description != draft:
+                description = f"{draft}，{description}"
+            return {"description": description[:MAX_DESCRIPTION], "description_draft": None}
+        if len(re.sub(r"[^\w]", "", description)) < MIN_DESCRIPTION:
+            # One gentle follow-up (action_ask_description), then whatever they say
+            # is the story.
+            return {"description": None, "description_draft": description or "（未说明）"}
         return {"description": description[:MAX_DESCRIPTION]}
 
     async def validate_claimed_amount(
@@ -299,7 +492,11 @@ class ValidateClaimForm(DynamicFormValidationAction):
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        activating = self.activating(tracker)
         events = await super().get_validation_events(dispatcher, tracker, domain)
+        if activating and tracker.get_slot("claim_draft"):
+            # A cancelled report is taken up (or not) when the next one starts: once.
+            self.set_now(tracker, events, "claim_draft", None)
         validated = {event["name"] for event in events if event.get("event") == "slot"}
         if validated & {"claim_type", "incident_date"} and tracker.slots.get("claim_type"):
             for slot, value in (await self._check_rules(dispatcher, tracker)).items():
@@ -366,6 +563,22 @@ def explain_refusal(
     return {}
 
 
+class ActionAskDescription(Action):
+    """The story question, or after a very short story the one gentle follow-up."""
+
+    def name(self) -> str:
+        return "action_ask_description"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot("description_draft"):
+            dispatcher.utter_message(response="utter_description_more")
+        else:
+            dispatcher.utter_message(response="utter_ask_description")
+        return []
+
+
 class ActionAskClaimConfirmed(Action):
     """Shows the summary; the response variation follows the claim_type slot."""
 
@@ -391,7 +604,11 @@ class ActionAskClaimConfirmed(Action):
 
 
 def _claim_reset() -> list[EventType]:
-    return [*reset(CLAIM_SLOTS), SlotSet("submission_pending", False)]
+    return [
+        *reset(CLAIM_SLOTS),
+        SlotSet("description_draft", None),
+        SlotSet("submission_pending", False),
+    ]
 
 
 class ActionSubmitClaim(Action):
@@ -452,13 +669,15 @@ class ActionSubmitClaim(Action):
             dispatcher.utter_message(response="utter_claim_fast_track")
         return [
             *_claim_reset(),
+            SlotSet("claim_draft", None),
             SlotSet("last_claim_number", claim.claim_number),
             SlotSet("goal", None),
         ]
 
 
 class ActionCancel(Action):
-    """Stops whatever was being filled in and forgets it."""
+    """Stops whatever was being filled in. Nothing is filed; what the report already
+    holds is kept aside (claim_draft) and said, so "要不还是报了吧" takes it up again."""
 
     def name(self) -> str:
         return "action_cancel"
@@ -466,12 +685,20 @@ class ActionCancel(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_cancelled")
+        draft = {slot: tracker.get_slot(slot) for slot in BASE_SLOTS if tracker.get_slot(slot)}
+        if draft:
+            dispatcher.utter_message(
+                response="utter_cancelled_kept",
+                kept="、".join(FIELD_NAMES[slot] for slot in BASE_SLOTS if slot in draft),
+            )
+        else:
+            dispatcher.utter_message(response="utter_cancelled")
         return [
             *_claim_reset(),
             *reset(DOCUMENT_SLOTS),
             *reset(SURVEY_SLOTS),
-            *reset(("policy_number", "id_last4")),
+            *reset(("policy_number", "id_last4", "description_draft")),
+            SlotSet("claim_draft", draft or tracker.get_slot("claim_draft")),
             SlotSet("has_attachments", False),
             SlotSet("goal", None),
             SlotSet("requested_slot", None),

@@ -23,7 +23,13 @@ from actions.common import (
     latest_intent,
     latest_text,
 )
-from actions.normalize import parse_id_last4, parse_policy_number
+from actions.normalize import (
+    parse_amount,
+    parse_claim_type,
+    parse_id_last4,
+    parse_incident_date,
+    parse_policy_number,
+)
 
 # What the customer asked for when we had to stop and verify them.
 GOAL_BY_INTENT = {
@@ -36,6 +42,12 @@ GOAL_BY_INTENT = {
 DEFAULT_LOCK_MINUTES = 15
 
 
+def tells_a_story(text: str) -> bool:
+    """Words about an incident (a claim type and a date or an amount, or two of them)."""
+    facts = [parse_claim_type(text), parse_incident_date(text), parse_amount(text)]
+    return sum(1 for fact in facts if fact) >= 2
+
+
 class ValidateIdentityForm(DynamicFormValidationAction):
     FORM_SLOTS = ("policy_number", "id_last4")
 
@@ -46,14 +58,18 @@ class ValidateIdentityForm(DynamicFormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = []
-        if self.activating(tracker):
-            goal = GOAL_BY_INTENT.get(latest_intent(tracker) or "")
-            if goal:
-                self.set_now(tracker, events, "goal", goal)
+        goal = GOAL_BY_INTENT.get(latest_intent(tracker) or "")
+        if goal is None and tells_a_story(latest_text(tracker)):
+            goal = "report_claim"  # "昨天在医院看病花了八百" while we ask for the policy
+        if goal and (self.activating(tracker) or not parse_policy_number(latest_text(tracker))):
+            # What they want now, said before or while we verify them ("我要报案" typed
+            # at the policy-number question): remembered, and the question is asked
+            # again. A story is kept in the history for the report form to read.
+            self.set_now(tracker, events, "goal", goal)
+        if self.activating(tracker) and tracker.get_slot("identity_blocked"):
             # A lock-out ended the last attempt; a new request is a new attempt (the
             # backend still refuses while its lock lasts).
-            if tracker.get_slot("identity_blocked"):
-                self.set_now(tracker, events, "identity_blocked", None)
+            self.set_now(tracker, events, "identity_blocked", None)
         return events + await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
@@ -80,6 +96,7 @@ class ValidateIdentityForm(DynamicFormValidationAction):
             self.requested(tracker) == "policy_number"
             and is_answer(tracker, ["deny"])
             and text.strip()
+            and not tells_a_story(text)
         ):
             return {"policy_number": text.strip()}  # validate_policy_number explains
         return {}
@@ -95,7 +112,7 @@ class ValidateIdentityForm(DynamicFormValidationAction):
         found = parse_id_last4(text)
         if found:
             return {"id_last4": found}
-        if asked and is_answer(tracker, ["deny"]) and text.strip():
+        if asked and is_answer(tracker, ["deny"]) and text.strip() and not tells_a_story(text):
             return {"id_last4": text.strip()}
         return {}
 

@@ -395,7 +395,7 @@ _RELATIVE_DAYS: tuple[tuple[str, int], ...] = (
     ("大前天", 3), ("大前日", 3),
     ("前天", 2), ("前日", 2), ("前晚", 2), ("前儿", 2),
     ("昨天", 1), ("昨日", 1), ("昨晚", 1), ("昨儿", 1), ("昨夜", 1), ("昨早", 1),
-    ("昨个", 1), ("yesterday", 1),
+    ("昨个", 1), ("头天", 1), ("头一天", 1), ("yesterday", 1),
     ("今天", 0), ("今日", 0), ("今早", 0), ("今晚", 0), ("今儿", 0), ("今天早上", 0),
     ("刚才", 0), ("刚刚", 0), ("今晨", 0), ("today", 0),
 )  # fmt: skip
@@ -572,6 +572,23 @@ def parse_rating(text: str | None) -> int | None:
         if word in value and (best is None or len(word) > best[0]):
             best = (len(word), rating)
     return best[1] if best else None
+
+
+# --------------------------------------------------------------------------- places
+
+# "在<place><verb>": the place a story names, when the NLU tagged none. The place must
+# end like a place (医院, 停车场, 路, 家 ...) so 在吗 / 现在 / 正在 are never places.
+_PLACE_RE = re.compile(
+    r"(?<![现正还实存所好自])在\s*([^\s，,。.;；!！?？在]{0,20}?"
+    r"(?:医院|卫生院|诊所|门诊|急诊|院|停车场|车库|场|路|街|道|巷|区|县|市|镇|村|乡|省|家里|家|"
+    r"小区|楼|公司|单位|学校|超市|商场|店|公园|站|口|高速|桥|厂|工地|宿舍|餐厅|饭店|酒店)(?:楼下|门口|附近)?)"
+)
+
+
+def parse_location(text: str | None) -> str | None:
+    """`昨天在北京协和医院看急诊` -> `北京协和医院`; None when no place is named."""
+    match = _PLACE_RE.search(clean(text))
+    return match.group(1) if match else None
 
 
 CLAIM_FIELDS: tuple[str, ...] = (

@@ -191,9 +191,8 @@ async def test_location_and_description_checks(backend: FakeBackend) -> None:
         FORM, "description", {"description": "摔"}, text="摔", slots={**base, "location": "家"}
     )
     changes = slot_changes(await ValidateClaimForm().run(dispatcher, tracker, {}))
-    assert changes["description"] is None and responses(dispatcher) == [
-        "utter_description_too_short"
-    ]
+    assert changes["description"] is None and changes["requested_slot"] == "description"
+    assert changes["description_draft"] == "摔"  # asked once more (action_ask_description)
 
 
 FILLED = {
@@ -463,7 +462,9 @@ async def test_lost_binding_asks_to_verify_again(
     assert slot_changes(events)["verified"] is False
 
 
-async def test_cancel_forgets_everything(dispatcher: CollectingDispatcher) -> None:
+async def test_cancel_stops_the_report_and_says_what_is_kept(
+    dispatcher: CollectingDispatcher,
+) -> None:
     events = await ActionCancel().run(
         dispatcher, make_tracker(text="算了", intent="cancel", slots=CONFIRMED), {}
     )
@@ -473,6 +474,17 @@ async def test_cancel_forgets_everything(dispatcher: CollectingDispatcher) -> No
         for slot in ("claim_type", "incident_date", "claim_submission_key", "pending_attachments")
     )
     assert changes["submission_pending"] is False and changes["goal"] is None
+    assert changes["claim_draft"]["incident_date"] == CONFIRMED["incident_date"]
+    assert render(dispatcher) == [
+        "好的，报案先停下了，没有提交。您已经说过的类型、日期、地点、经过、金额我先替您记着，"
+        "改主意了说“继续报案”就能接着填。"
+    ]
+
+
+async def test_cancel_with_nothing_filled_says_nothing_is_kept(
+    dispatcher: CollectingDispatcher,
+) -> None:
+    await ActionCancel().run(dispatcher, make_tracker(text="算了", intent="cancel"), {})
     assert render(dispatcher) == ["好的，已取消，刚才填的内容不会保存。还有什么可以帮您？"]
 
 
