@@ -103,7 +103,10 @@ class CannedReply:
 def canned_replies(path: Path = CANNED_REPLIES) -> tuple[CannedReply, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return tuple(
-        CannedReply(str(item["title"]), " ".join(str(item["text"]).split()))
+        # Lines of a YAML block are joined without spaces: the texts are Chinese.
+        CannedReply(
+            str(item["title"]), "".join(line.strip() for line in str(item["text"]).splitlines())
+        )
         for item in data.get("replies", [])
     )
 
@@ -322,7 +325,9 @@ def handoff_page(
             "h": view.item,
             "lines": queries.transcript(session, view.item.conversation_id),
             "claims": queries.customer_claims(session, settings, view.item.conversation_id, now),
-            "agents": [a for a in queries.agents(session) if a[0] != view.item.agent],
+            "agents": [
+                a for a in queries.agents(session) if a[0] not in {view.item.agent, who.username}
+            ],
             "canned": canned_replies(),
         },
     )

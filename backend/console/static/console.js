@@ -123,7 +123,8 @@
 
   function showSound() {
     if (!soundToggle) return;
-    soundToggle.textContent = soundOn ? "🔔 提醒音：开" : "🔕 提醒音：关";
+    soundToggle.textContent = soundOn ? "提醒音：开" : "提醒音：关";
+    soundToggle.classList.toggle("on", soundOn);
     soundToggle.setAttribute("aria-pressed", soundOn ? "true" : "false");
   }
   function ensureAudio() {

@@ -75,6 +75,7 @@ def test_a_conversation_shows_its_transcript_the_customer_and_canned_replies(
     assert "如何上传材料" in html and "理赔时效（核定与赔付）" in html  # canned replies
     assert "客户的理赔" in html and "这位客户还没有理赔" in html
     assert "Bob 客服（bob）" in html  # transfer to another agent
+    assert "Amy 客服（amy）" not in html  # not to oneself
     live = client.get(f"/console/fragments/handoffs/{handoff.id}")
     assert live.status_code == 200 and "我的理赔到哪了" in live.text
 
