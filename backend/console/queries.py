@@ -21,6 +21,7 @@ from backend.models import (
     Claim,
     Conversation,
     Handoff,
+    HandoffStep,
     Policy,
     Policyholder,
     StaffUser,
@@ -121,9 +122,7 @@ def _items(
             channel=channel,
             reason=h.reason,
             status=h.status,
-            # The call-back mark comes with the handoff lifecycle (HANDOFF_WAIT_MINUTES,
-            # SERVICE_HOURS); until a handoff has one, it has no mark.
-            callback=bool(getattr(h, "callback", False)),
+            callback=h.callback,
             opened_at=h.opened_at,
             agent=h.agent_username,
             customer=customers[h.conversation_id][0] if h.conversation_id in customers else None,
@@ -224,3 +223,20 @@ def agents(session: Session) -> list[tuple[str, str]]:
         .order_by(StaffUser.display_name)
     ).all()
     return [(username, name) for username, name in rows]
+
+
+@dataclass(frozen=True)
+class Note:
+    author: str
+    text: str
+    at: datetime
+
+
+def notes(session: Session, handoff_id: int) -> list[Note]:
+    """Staff's private notes on a handoff (close notes included), oldest first."""
+    rows = session.scalars(
+        select(HandoffStep)
+        .where(HandoffStep.handoff_id == handoff_id, HandoffStep.kind == "note")
+        .order_by(HandoffStep.id)
+    ).all()
+    return [Note(row.actor, row.text or "", row.at) for row in rows]

@@ -22,13 +22,19 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.console import labels, queries
-from backend.core.deps import SessionDep, SettingsDep
+from backend.conversations import handoffs
+from backend.conversations.handoffs import Followup
+from backend.core.db import in_transaction
+from backend.core.deps import SessionDep, SettingsDep, StateDep
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
+from backend.models import Handoff
 from backend.staff import service as staff_service
 from backend.staff import sessions
 from backend.staff.router import hashing_gate
@@ -226,7 +232,7 @@ async def login(
         except ApiError as refused:
             session.commit()  # the failed attempt counts towards the lock-out
             return refused
-        sessions.end(session, request.cookies.get(sessions.COOKIE), release=False)
+        sessions.end(session, request.cookies.get(sessions.COOKIE))
         sessions.end_all_expired(session, settings, _now())
         return sessions.start(session, settings, user, _now())
 
@@ -256,18 +262,35 @@ async def login(
 
 
 @router.post("/logout")
-def logout(
+async def logout(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
+    state: StateDep,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """End the session and put the agent's active handoffs back in the queue."""
-    who = _signed_in(request, session, settings)
-    if who is not None:
+    """End the session and put the agent's active handoffs back in the queue (each
+    released as by the idle limit: a step on the handoff, and the consoles are told)."""
+    settings = state.settings
+    token = request.cookies.get(sessions.COOKIE)
+
+    def work(session: Session) -> tuple[sessions.SignedIn | None, bool, list[Followup]]:
+        who = sessions.resume(session, settings, token, _now(), activity=True)
+        if who is None:
+            return None, True, []
         if not sessions.csrf_ok(who, csrf_token):
-            return _render(request, settings, "forbidden.html", {"me": who, "csrf": True}, 403)
-        sessions.end(session, request.cookies.get(sessions.COOKIE))
+            return who, False, []
+        sessions.end(session, token)
+        mine = session.scalars(
+            select(Handoff)
+            .where(Handoff.agent_username == who.username, Handoff.status == "active")
+            .with_for_update()
+        ).all()
+        return who, True, [handoffs.release_agent(session, h, "logout") for h in mine]
+
+    who, allowed, released = await in_transaction(state.session_factory, work)
+    if not allowed:
+        return _render(request, settings, "forbidden.html", {"me": who, "csrf": True}, 403)
+    for followup in released:
+        await state.handoffs.follow_up(followup)
     response = RedirectResponse("/console/login", status_code=303)
     attributes = sessions.cookie_attributes(settings)
     response.delete_cookie(
@@ -329,6 +352,7 @@ def handoff_page(
                 a for a in queries.agents(session) if a[0] not in {view.item.agent, who.username}
             ],
             "canned": canned_replies(),
+            "notes": queries.notes(session, handoff_id),
         },
     )
 
@@ -391,4 +415,16 @@ def handoff_fragment(
             "h": view.item,
             "lines": queries.transcript(session, view.item.conversation_id),
         },
+    )
+
+
+@router.get("/fragments/handoffs/{handoff_id}/notes", response_class=HTMLResponse)
+def notes_fragment(
+    handoff_id: int, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    who = _fragment_caller(request, session, settings)
+    if isinstance(who, Response):
+        return who
+    return _render(
+        request, settings, "_notes.html", {"me": who, "notes": queries.notes(session, handoff_id)}
     )

@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.core.settings import Settings
-from backend.models import Handoff, StaffSession, StaffUser
+from backend.models import StaffSession, StaffUser
 
 COOKIE = "claims_staff"
 CSRF_HEADER = "X-CSRF-Token"
@@ -89,11 +89,10 @@ def csrf_ok(signed_in: SignedIn, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), signed_in.csrf_token.encode())
 
 
-def end(session: Session, token: str | None, *, release: bool = True) -> str | None:
-    """Log out: delete the session and give the agent's active handoffs back to the
-    queue (open, no agent), so no customer waits on someone who left. Returns the
-    username, or None when the cookie named no session. `release` False: the same
-    person signs in again in this browser, and keeps their conversations."""
+def end(session: Session, token: str | None) -> str | None:
+    """Log out: delete the session. Returns the username, or None when the cookie named
+    no session. (The console's logout also puts the agent's conversations back in the
+    queue, through the handoff lifecycle.)"""
     if not token:
         return None
     stored = session.scalars(
@@ -101,23 +100,9 @@ def end(session: Session, token: str | None, *, release: bool = True) -> str | N
     ).one_or_none()
     if stored is None:
         return None
-    username = stored.username
     session.delete(stored)
-    if release:
-        release_handoffs(session, username)
     session.flush()
-    return username
-
-
-def release_handoffs(session: Session, username: str) -> int:
-    """Active handoffs of this agent go back to open for another agent to accept."""
-    result = session.execute(
-        update(Handoff)
-        .where(Handoff.agent_username == username, Handoff.status == "active")
-        .values(status="open", agent_username=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return stored.username
 
 
 def end_all_expired(session: Session, settings: Settings, now: datetime) -> int:

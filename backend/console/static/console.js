@@ -293,33 +293,17 @@
         event.preventDefault();
         const agent = document.getElementById("transfer-to").value;
         const moved = await api("POST", `/api/v1/handoffs/${handoffId}/transfer`, {agent});
-        if (moved) { say(`已转接给 ${agent}`); refresh("#live"); }
+        if (moved) { say(`已转接给 ${agent}`); refresh("#live"); refresh("#notes"); }
       });
     }
 
-    const notes = document.getElementById("notes");
-    async function loadNotes() {
-      const response = await fetch(`/api/v1/handoffs/${handoffId}`, {credentials: "same-origin"});
-      if (!response.ok) return;
-      const detail = await response.json().catch(() => ({}));
-      notes.replaceChildren(...(detail.notes || []).map((note) => {
-        const li = document.createElement("li");
-        const who = document.createElement("span");
-        who.className = "meta";
-        const at = note.created_at || note.at || "";
-        who.textContent = `${note.author || note.agent || ""} ${at ? new Date(at).toLocaleString("zh-CN") : ""}`;
-        li.append(who, document.createTextNode(note.text || ""));
-        return li;
-      }));
-    }
-    loadNotes();
     document.getElementById("note-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const input = document.getElementById("note-text");
       const text = input.value.trim();
       if (!text) return;
       const saved = await api("POST", `/api/v1/handoffs/${handoffId}/notes`, {text});
-      if (saved) { input.value = ""; say("备注已保存"); loadNotes(); }
+      if (saved) { input.value = ""; say("备注已保存"); refresh("#notes"); }
     });
   }
 })();

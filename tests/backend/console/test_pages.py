@@ -95,3 +95,37 @@ def test_an_unknown_conversation_is_404(client: TestClient, sign_in: Callable[[s
     assert r.status_code == 404
     assert "找不到这个对话" in r.text
     assert client.get("/console/fragments/handoffs/999999").status_code == 404
+
+
+def test_a_call_back_is_marked_in_the_queue(
+    client: TestClient,
+    sign_in: Callable[[str], str],
+    handoff_factory: Callable[..., Handoff],
+    session: Session,
+) -> None:
+    sign_in("amy")
+    promised = handoff_factory(text="晚上十一点还有人吗")
+    promised.callback = True
+    session.flush()
+    html = client.get("/console").text
+    assert "待回电" in html
+
+
+def test_notes_are_shown_to_staff_on_the_conversation(
+    client: TestClient,
+    sign_in: Callable[[str], str],
+    handoff_factory: Callable[..., Handoff],
+) -> None:
+    csrf = sign_in("amy")
+    handoff = handoff_factory()
+    assert "还没有备注" in client.get(f"/console/handoffs/{handoff.id}").text
+    r = client.post(
+        f"/api/v1/handoffs/{handoff.id}/notes",
+        json={"text": "客户情绪激动，先安抚"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    assert "客户情绪激动，先安抚" in client.get(f"/console/handoffs/{handoff.id}").text
+    fragment = client.get(f"/console/fragments/handoffs/{handoff.id}/notes")
+    assert "客户情绪激动，先安抚" in fragment.text
+    assert "amy" in fragment.text  # who wrote it

@@ -234,6 +234,7 @@ def test_a_disabled_account_loses_its_session(
 
 def test_logout_ends_the_session_and_puts_the_agents_conversations_back_in_the_queue(
     client: TestClient,
+    staff: dict[str, str],
     sign_in: Callable[[str], str],
     session: Session,
     handoff_factory: Callable[..., Handoff],
@@ -249,6 +250,15 @@ def test_logout_ends_the_session_and_puts_the_agents_conversations_back_in_the_q
     session.expire_all()
     assert (hers.status, hers.agent_username) == ("open", None)
     assert (bobs.status, bobs.agent_username) == ("active", "bob")
+    # Staff see why it is back in the queue.
+    token = client.post(
+        "/api/v1/staff/login", json={"username": "root", "password": staff["root"]}
+    ).json()["access_token"]
+    detail = client.get(
+        f"/api/v1/handoffs/{hers.id}", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert detail["status"] == "open" and detail["agent"] is None
+    assert any(s["kind"] == "released" and "logout" in (s["text"] or "") for s in detail["steps"])
     # The cookie is gone from the browser, and a copy of it opens nothing.
     assert COOKIE not in client.cookies
     client.cookies.set(COOKIE, old_cookie)
