@@ -163,7 +163,7 @@ class Stack:
             )  # fmt: skip
         self._wait("app", self.app_url + "/health", 60)
         self._wait("actions", f"http://127.0.0.1:{self.actions_port}/health", 90)
-        self._wait("rasa", f"{self.rasa_url}/status?token={RASA_TOKEN}", 240)
+        self._wait("rasa", f"{self.rasa_url}/status?token={RASA_TOKEN}", 480)
 
     def stop(self) -> None:
         for process in self.processes.values():
