@@ -16,12 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.claims.service import approve, mark_paid, reject
 from backend.core.db import transaction
 from backend.domain.types import ClaimStatus, NoticeKind
-from backend.models import Claim, OutboxMessage
+from backend.models import ChannelIdentity, Claim, OutboxMessage
 from backend.notifications.outbox import enqueue
 from channels.messages import OutboundMessage
 from tests.backend.notifications.conftest import (
@@ -697,3 +697,21 @@ async def test_a_slow_worker_does_not_send_rows_whose_lease_it_lost(pg_world: Wo
     bodies = [body for phone in phones for body in world.sms_to(phone)]
     per_claim = {number: sum(number in body for body in bodies) for number in numbers}
     assert per_claim == {number: 1 for number in numbers}
+
+
+async def test_an_expired_binding_still_gets_notices_about_its_own_claims(world: World) -> None:
+    """An expired binding shows no claim data in the chat until the customer verifies
+    again, but the notices about their claims still reach them there."""
+    openid = wechat_customer(world, last_message_ago=timedelta(hours=2))
+    with transaction(world.sessions) as session:
+        session.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.conversation_id == f"wechat:{openid}")
+            .values(verified_at=datetime.now(UTC) - timedelta(days=400))
+        )
+    number = world.file_claim()
+    notice(world, number, "approved", **APPROVED)
+    async with world.worker() as worker:
+        await drain(worker)
+    [pushed] = world.texts_to(openid)
+    assert number in pushed and "审核通过" in pushed
