@@ -164,7 +164,7 @@
 
   function raise(count) {
     if (!alertBox) return;
-    alertBox.textContent = `有 ${count} 位新客户在等待人工服务`;
+    alertBox.textContent = `有 ${count} 位新客户在等待人工服务` + (handoffId ? "，点此查看排队" : "");
     alertBox.hidden = false;
     document.title = `【${count} 位新客户】${baseTitle}`;
     chime();
@@ -173,7 +173,28 @@
     if (alertBox) alertBox.hidden = true;
     document.title = baseTitle;
   }
-  if (alertBox) alertBox.addEventListener("click", dismiss);
+  if (alertBox) {
+    alertBox.addEventListener("click", () => {
+      // In a conversation the banner leads to the queue; on the queue it just closes.
+      if (handoffId) window.location.href = "/console";
+      else dismiss();
+    });
+  }
+
+  // While the agent is in a conversation, a customer who starts waiting elsewhere (or
+  // one put back in the queue) is announced too.
+  let waitingElsewhere = 0;
+  document.addEventListener("htmx:sseMessage", (event) => {
+    if (!handoffId) return;
+    try {
+      const data = JSON.parse(event.detail.data);
+      if (data.type !== "queue" || Number(data.handoff_id) === handoffId) return;
+      if (data.say === "queued" || data.agent) {
+        waitingElsewhere += 1;
+        raise(waitingElsewhere);
+      }
+    } catch (_) { /* not JSON: nothing to announce */ }
+  });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) document.title = baseTitle; });
 
   let known = null;  // the waiting handoffs already seen (null: first look)
