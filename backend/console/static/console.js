@@ -119,7 +119,8 @@
   const soundToggle = document.getElementById("sound-toggle");
   const baseTitle = document.title;
   let audio = null;
-  let soundOn = window.localStorage.getItem("console-sound") === "on";
+  // On unless the agent turned it off (the browser plays it after their first click).
+  let soundOn = window.localStorage.getItem("console-sound") !== "off";
 
   function showSound() {
     if (!soundToggle) return;

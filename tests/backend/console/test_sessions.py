@@ -320,3 +320,23 @@ def test_the_vendored_libraries_are_served_with_their_licences(client: TestClien
         assert "javascript" in r.headers["content-type"]
     vendor = Path("backend/console/static/vendor")
     assert (vendor / "LICENSE.htmx.org").exists() and (vendor / "LICENSE.htmx-ext-sse").exists()
+
+
+def test_the_agents_api_works_from_the_console_for_agents_only(
+    client: TestClient,
+    sign_in: Callable[[str], str],
+    handoff_factory: Callable[..., Handoff],
+) -> None:
+    waiting = handoff_factory()
+    assert client.get("/api/v1/handoffs").status_code == 401  # nobody
+    csrf = sign_in("amy")
+    listed = client.get("/api/v1/handoffs")
+    assert listed.status_code == 200
+    assert waiting.id in [item["id"] for item in listed.json()["items"]]
+    assert client.post(f"/api/v1/handoffs/{waiting.id}/accept").status_code == 403  # no token
+    accepted = client.post(f"/api/v1/handoffs/{waiting.id}/accept", headers={"X-CSRF-Token": csrf})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["agent"] == "amy"
+    client.cookies.clear()
+    sign_in("ada")  # an adjuster
+    assert client.get("/api/v1/handoffs").status_code == 403
