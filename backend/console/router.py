@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -146,7 +146,12 @@ def _render(
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse("/console/login", status_code=303)
+    """To sign in, and back to this page afterwards."""
+    here = request.url.path
+    target = (
+        "/console/login" if here == "/console" else f"/console/login?{urlencode({'next': here})}"
+    )
+    return RedirectResponse(target, status_code=303)
 
 
 def _fragment_refused(status_code: int = 401) -> Response:
@@ -166,13 +171,15 @@ def _safe_next(value: str | None) -> str:
     return "/console" if parts.scheme or parts.netloc else value
 
 
-def _cross_site(request: Request) -> bool:
-    """A sign-in posted from another site's page (login CSRF): the browser says so."""
+def _cross_site(request: Request, settings: Settings) -> bool:
+    """A sign-in posted from another site's page (login CSRF): the browser says so.
+    Our own origin is the Host asked for, or PUBLIC_BASE_URL's (behind a proxy)."""
     if request.headers.get("sec-fetch-site") in {"cross-site", "same-site"}:
         return True
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        return urlsplit(origin).netloc != request.headers.get("host", "")
+        ours = {request.headers.get("host", ""), urlsplit(settings.public_base_url).netloc}
+        return urlsplit(origin).netloc not in ours
     return False
 
 
@@ -180,10 +187,14 @@ def _cross_site(request: Request) -> bool:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def login_page(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str = "/console"
+) -> Response:
     if _signed_in(request, session, settings) is not None:
-        return RedirectResponse("/console", status_code=303)
-    return _render(request, settings, "login.html", {"error": None, "username": ""})
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _render(
+        request, settings, "login.html", {"error": None, "username": "", "next": _safe_next(next)}
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -197,7 +208,7 @@ async def login(
 ) -> Response:
     """The same checks and lock-outs as POST /api/v1/staff/login; on success a new
     session (a fresh id every time, so a planted cookie is never promoted)."""
-    if _cross_site(request):
+    if _cross_site(request, settings):
         return _render(
             request,
             settings,
@@ -250,7 +261,7 @@ async def login(
             request,
             settings,
             "login.html",
-            {"error": message, "username": username},
+            {"error": message, "username": username, "next": _safe_next(next)},
             status_code=outcome.status_code,
         )
         page.headers.update(headers)

@@ -340,3 +340,42 @@ def test_the_agents_api_works_from_the_console_for_agents_only(
     client.cookies.clear()
     sign_in("ada")  # an adjuster
     assert client.get("/api/v1/handoffs").status_code == 403
+
+
+def test_a_link_to_a_conversation_leads_there_after_signing_in_and_nowhere_else(
+    client: TestClient, staff: dict[str, str], handoff_factory: Callable[..., Handoff]
+) -> None:
+    handoff = handoff_factory()
+    r = client.get(f"/console/handoffs/{handoff.id}", follow_redirects=False)
+    assert r.headers["location"] == f"/console/login?next=%2Fconsole%2Fhandoffs%2F{handoff.id}"
+    form = client.get(r.headers["location"]).text
+    assert f'name="next" value="/console/handoffs/{handoff.id}"' in form
+    signed = client.post(
+        "/console/login",
+        data={
+            "username": "amy",
+            "password": staff["amy"],
+            "next": f"/console/handoffs/{handoff.id}",
+        },
+        follow_redirects=False,
+    )
+    assert signed.headers["location"] == f"/console/handoffs/{handoff.id}"
+    client.cookies.clear()
+    elsewhere = client.post(
+        "/console/login",
+        data={"username": "amy", "password": staff["amy"], "next": "//evil.example/console"},
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/console"
+
+
+def test_behind_a_proxy_our_public_origin_may_sign_in(
+    client: TestClient, staff: dict[str, str], settings: Settings
+) -> None:
+    r = client.post(
+        "/console/login",
+        data={"username": "amy", "password": staff["amy"]},
+        headers={"Origin": settings.public_base_url, "Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
