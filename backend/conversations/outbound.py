@@ -318,20 +318,44 @@ class NoticePlan:
 
 
 def plan_notice(session: Session, policyholder_id: int, now: datetime) -> NoticePlan:
-    holder = session.get(Policyholder, policyholder_id)
-    if holder is None:
-        return NoticePlan([], missing=True)
-    bound = select(ChannelIdentity.conversation_id).where(
-        ChannelIdentity.policyholder_id == policyholder_id
-    )
-    rows = session.scalars(select(Conversation).where(Conversation.id.in_(bound))).all()
-    reachable = [Reachable(c.id, c.opted_out, c.last_customer_message_at) for c in rows]
-    sms_id = f"sms:{holder.phone}"
-    sms_conversation = session.get(Conversation, sms_id)
-    if sms_conversation is not None and sms_id not in {r.conversation_id for r in reachable}:
-        # An SMS conversation not bound (staff filed the claim) still carries STOP.
-        reachable.append(Reachable(sms_id, sms_conversation.opted_out, None))
-    routes = plan_notice_routes(
-        reachable, phone=holder.phone, preferred=holder.notice_channel, now=now
-    )
-    return NoticePlan(routes, paused=holder.notices_paused)
+    return plan_notices(session, [policyholder_id], now)[policyholder_id]
+
+
+def plan_notices(
+    session: Session, policyholder_ids: Sequence[int], now: datetime
+) -> dict[int, NoticePlan]:
+    """The routes of many policyholders' notices, in three queries (a worker's batch)."""
+    ids = set(policyholder_ids)
+    holders = {
+        h.id: h for h in session.scalars(select(Policyholder).where(Policyholder.id.in_(ids)))
+    }
+    bound: dict[int, list[Reachable]] = {holder_id: [] for holder_id in ids}
+    for holder_id, conversation in session.execute(
+        select(ChannelIdentity.policyholder_id, Conversation)
+        .join(Conversation, Conversation.id == ChannelIdentity.conversation_id)
+        .where(ChannelIdentity.policyholder_id.in_(ids))
+    ).all():
+        bound[holder_id].append(
+            Reachable(
+                conversation.id, conversation.opted_out, conversation.last_customer_message_at
+            )
+        )
+    sms_ids = {f"sms:{h.phone}": h.id for h in holders.values()}
+    for conversation in session.scalars(
+        select(Conversation).where(Conversation.id.in_(list(sms_ids)))
+    ):
+        reachable = bound[sms_ids[conversation.id]]
+        if conversation.id not in {r.conversation_id for r in reachable}:
+            # An SMS conversation not bound (staff filed the claim) still carries STOP.
+            reachable.append(Reachable(conversation.id, conversation.opted_out, None))
+    plans: dict[int, NoticePlan] = {}
+    for holder_id in ids:
+        holder = holders.get(holder_id)
+        if holder is None:
+            plans[holder_id] = NoticePlan([], missing=True)
+            continue
+        routes = plan_notice_routes(
+            bound[holder_id], phone=holder.phone, preferred=holder.notice_channel, now=now
+        )
+        plans[holder_id] = NoticePlan(routes, paused=holder.notices_paused)
+    return plans

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from backend.conversations.outbound import NoticePlan, plan_notice
+from backend.conversations.outbound import NoticePlan, plan_notices
 from backend.conversations.tracker import tell_the_bot
 from backend.core.db import in_transaction
 from backend.domain.types import ClaimStatus, NoticeKind
@@ -135,9 +135,7 @@ class NotificationService:
         )
         if not batch:
             return 0
-        plans = await self._db(
-            lambda s: {n.policyholder_id: plan_notice(s, n.policyholder_id, now) for n in batch}
-        )
+        plans = await self._db(lambda s: plan_notices(s, [n.policyholder_id for n in batch], now))
         # Within the first half of the lease no other worker can have taken a row; a
         # notice that starts later renews its own lease first (a slow platform).
         trusted_until = taken_at + self.settings.notice_lease_seconds / 2
