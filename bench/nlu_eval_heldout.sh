@@ -17,7 +17,7 @@ HELDOUT="${HELDOUT:-tests/nlu/heldout.yml}"
 export RASA_TELEMETRY_ENABLED=false
 
 mkdir -p "$OUT"
-"$RASA" test nlu --nlu "$HELDOUT" --model "$MODEL" --out "$OUT" --successes \
+"$RASA" test nlu --nlu "$HELDOUT" --model "$MODEL" --out "$OUT" --successes --no-plot \
   >"$OUT/run.log" 2>&1 || { tail -40 "$OUT/run.log"; exit 1; }
 
 "$PYTHON" - "$OUT" "$HELDOUT" "$MODEL" <<'PY'
