@@ -52,9 +52,7 @@ REPORT_ANSWERS = (
 )
 
 
-def finish_report(
-    send: Callable[[str], str], answer: str, amount: str, turns: int = 6
-) -> str:
+def finish_report(send: Callable[[str], str], answer: str, amount: str, turns: int = 6) -> str:
     """Answer whatever the report form still asks until the bot shows the summary.
 
     Journeys that are about what happens after the report use this, so that how much
