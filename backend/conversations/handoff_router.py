@@ -24,6 +24,7 @@ from backend.core.db import in_transaction
 from backend.core.deps import StateDep
 from backend.core.errors import error_body
 from backend.core.security import StaffCaller, require_staff
+from backend.core.settings import Settings
 from backend.core.state import Services
 from backend.models import ChecklistEntry, Claim, Handoff, Policy, TranscriptMessage
 from channels.messages import OutboundMessage
@@ -123,9 +124,10 @@ async def _db(state: Services, work: Callable[[Session], T]) -> T:
     return await in_transaction(state.session_factory, work)
 
 
-def _item(session: Session, handoff: Handoff, now: datetime) -> HandoffItem:
+def _item(session: Session, settings: Settings, handoff: Handoff, now: datetime) -> HandoffItem:
     conversation = handoffs.conversation_of(session, handoff)
     last = handoffs.last_message(session, handoff.conversation_id)
+    holder = handoffs.verified_holder(session, settings, handoff.conversation_id, now)
     until = handoff.accepted_at or handoff.closed_at or now
     return HandoffItem(
         id=handoff.id,
@@ -140,16 +142,17 @@ def _item(session: Session, handoff: Handoff, now: datetime) -> HandoffItem:
         closed_by=handoff.closed_by,
         waited_seconds=round(max(0.0, (until - handoff.opened_at).total_seconds()), 1),
         agent=handoff.agent_username,
-        customer_name=handoffs.customer_name(session, handoff.conversation_id),
+        customer_name=holder.name if holder is not None else None,
         last_message=None if last is None else LastMessageOut(**last.__dict__),
     )
 
 
 def _claims(session: Session, state: Services, conversation_id: str) -> list[ClaimSummary]:
-    holder = handoffs.policyholder_of(session, conversation_id)
-    if holder is None:
-        return []
     settings = state.settings
+    verified = handoffs.verified_holder(session, settings, conversation_id, datetime.now(UTC))
+    if verified is None:
+        return []
+    holder = verified.id
     today = claims_service.local_today(settings)
     rows = session.scalars(
         select(Claim)
@@ -196,7 +199,7 @@ async def list_handoffs(
 
     def work(session: Session) -> HandoffList:
         rows = handoffs.listing(session, statuses, limit=limit, before=before)
-        return HandoffList(items=[_item(session, h, now) for h in rows])
+        return HandoffList(items=[_item(session, state.settings, h, now) for h in rows])
 
     return await _db(state, work)
 
@@ -240,7 +243,7 @@ async def get_handoff(handoff_id: int, _agent: AgentCaller, state: StateDep) -> 
             .order_by(TranscriptMessage.id)
         ).all()
         return HandoffDetail(
-            **_item(session, handoff, now).model_dump(),
+            **_item(session, state.settings, handoff, now).model_dump(),
             notes=[
                 NoteOut(author=s.actor, text=s.text or "", at=s.at)
                 for s in steps
@@ -275,7 +278,7 @@ async def _transition(
     followup = await _db(state, work)
     await state.handoffs.follow_up(followup)
     now = datetime.now(UTC)
-    return await _db(state, lambda s: _item(s, handoffs.get(s, handoff_id), now))
+    return await _db(state, lambda s: _item(s, state.settings, handoffs.get(s, handoff_id), now))
 
 
 @router.post("/{handoff_id}/accept")

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from backend.conversations.outbound import ensure_conversation
 from backend.conversations.routes import QuietHours
 from backend.core.errors import ApiError
+from backend.core.settings import Settings
+from backend.identities.service import binding_expired
 from backend.models import (
     ChannelIdentity,
     Conversation,
@@ -312,21 +314,17 @@ class LastMessage:
     at: datetime
 
 
-def customer_name(session: Session, conversation_id: str) -> str | None:
-    holder = session.scalars(
-        select(Policyholder)
-        .join(ChannelIdentity, ChannelIdentity.policyholder_id == Policyholder.id)
-        .where(ChannelIdentity.conversation_id == conversation_id)
+def verified_holder(
+    session: Session, settings: Settings, conversation_id: str, now: datetime
+) -> Policyholder | None:
+    """Who the customer proved to be on this conversation, while that binding lasts
+    (an expired binding is not shown to agents either: the person may have changed)."""
+    identity = session.scalars(
+        select(ChannelIdentity).where(ChannelIdentity.conversation_id == conversation_id)
     ).first()
-    return holder.name if holder is not None else None
-
-
-def policyholder_of(session: Session, conversation_id: str) -> int | None:
-    return session.scalars(
-        select(ChannelIdentity.policyholder_id).where(
-            ChannelIdentity.conversation_id == conversation_id
-        )
-    ).first()
+    if identity is None or binding_expired(settings, identity, now):
+        return None
+    return session.get(Policyholder, identity.policyholder_id)
 
 
 def last_message(session: Session, conversation_id: str) -> LastMessage | None:

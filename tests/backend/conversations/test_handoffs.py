@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.conversations import handoffs
 from backend.core.settings import Settings
-from backend.models import Conversation, Handoff, TranscriptMessage
+from backend.models import ChannelIdentity, Conversation, Handoff, TranscriptMessage
 from backend.staff.service import upsert_staff
 from channels.messages import InboundMessage
 from tests.backend.claims.conftest import bot_headers
@@ -382,3 +382,38 @@ def test_stats_count_handoffs_waits_and_call_backs(
     assert figures["accept_seconds_p50"] is not None and figures["accept_seconds_p50"] >= 0
     assert figures["accepted_within_wait_share"] == 1.0
     assert figures["callbacks_pending"] == 1 and figures["waiting_now"] == 1
+
+
+def test_agents_see_the_customers_name_and_claims_only_while_their_verification_lasts(
+    client: TestClient,
+    settings: Settings,
+    demo: Session,
+    agent1: Headers,
+    customer: Callable[[], str],
+) -> None:
+    conversation_id = customer()
+    client.post(
+        "/api/v1/claims",
+        headers={**bot_headers(settings, conversation_id), "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "claim_type": "medical",
+            "incident_date": (datetime.now(UTC) - timedelta(days=2)).date().isoformat(),
+            "location": "北京协和医院",
+            "description": "感冒发烧看门诊",
+            "claimed_amount": "800.00",
+        },
+    ).raise_for_status()
+    handoff_id = _ask_for_person(client, settings, conversation_id)["handoff_id"]
+    detail = client.get(f"/api/v1/handoffs/{handoff_id}", headers=agent1).json()
+    assert detail["customer_name"] == "张伟"
+    [claim] = detail["claims"]
+    assert claim["status"] == "documents_pending" and "身份证" in "".join(claim["missing"])
+
+    demo.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.conversation_id == conversation_id)
+        .values(verified_at=datetime.now(UTC) - timedelta(days=30))
+    )
+    demo.commit()
+    detail = client.get(f"/api/v1/handoffs/{handoff_id}", headers=agent1).json()
+    assert detail["customer_name"] is None and detail["claims"] == []
