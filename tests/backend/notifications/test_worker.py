@@ -547,17 +547,17 @@ async def test_rows_of_a_worker_that_died_mid_batch_are_delivered_after_its_leas
         world.bind(policy_number, f"wechat:{openids[-1]}")
         ids.append(notice(world, number, "approved", **APPROVED))
 
-    # Worker A takes a batch and dies before sending any of it.
-    with transaction(world.sessions) as session:
-        held = take_due(
-            session, owner="worker-a", now=datetime.now(UTC), limit=10, lease_seconds=1.0
-        )
-    assert len(held) == 10
-
-    async with world.worker("worker-b", notice_lease_seconds=1.0) as b:
+    async with world.worker("worker-b", notice_lease_seconds=3.0) as b:
+        # Worker A takes a batch and dies before sending any of it (taken once B is
+        # ready, so how long B takes to start never eats into A's lease).
+        with transaction(world.sessions) as session:
+            held = take_due(
+                session, owner="worker-a", now=datetime.now(UTC), limit=10, lease_seconds=3.0
+            )
+        assert len(held) == 10
         assert await drain(b) == 5  # only what A does not hold
         assert len(world.wechat.template_messages) == 5
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(3.2)
         assert await drain(b) == 10
 
     sent = Counter(m["client_msg_id"] for m in world.wechat.template_messages)
