@@ -8,7 +8,7 @@ them into `ChannelRuntime.adapters`, and the app's one outbound service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -142,3 +142,45 @@ def media_lines(message: OutboundMessage, *, wechat_images: bool) -> list[str]:
     if message.document and message.document.url:
         lines.append(f"{message.document.title or '文件'}：{message.document.url}")
     return lines
+
+
+class SendFailed(Exception):
+    """What a platform's `send_one` raises: the platform's code and its kind."""
+
+    def __init__(self, code: str, kind: FailureKind) -> None:
+        super().__init__(code)
+        self.code = code
+        self.kind = kind
+
+
+async def send_in_order(
+    messages: Sequence[OutboundMessage],
+    sends: Sequence[WireSend],
+    route: DeliveryRoute,
+    status: DeliveryStatus,
+    send_one: Callable[[WireSend], Awaitable[str | None]],
+) -> list[DeliveryOutcome]:
+    """Send the wire parts one by one and stop at the first failure (later parts would
+    arrive out of order, or not at all). Each message's outcome is that of the last
+    part carrying it; `send_one` returns the platform's message id."""
+    last_send = last_carrier(sends)
+    ids: list[str | None] = []
+    failure: SendFailed | None = None
+    for send in sends:
+        try:
+            ids.append(await send_one(send))
+        except SendFailed as exc:
+            failure = exc
+            break
+    return [
+        DeliveryOutcome(messages[index], route, status, platform_message_id=ids[position])
+        if position < len(ids)
+        else DeliveryOutcome(
+            messages[index],
+            route,
+            "failed",
+            error_code=failure.code if failure else None,
+            failure=failure.kind if failure else None,
+        )
+        for index, position in sorted(last_send.items())
+    ]

@@ -17,10 +17,12 @@ from channels.buttons import render_turn
 from channels.delivery import (
     DeliveryOutcome,
     FailureKind,
+    SendFailed,
     WireSend,
     last_carrier,
     media_lines,
     not_configured,
+    send_in_order,
     split_text,
 )
 from channels.messages import DeliveryRoute, OutboundMessage
@@ -79,30 +81,22 @@ class TwilioChannel:
     ) -> list[DeliveryOutcome]:
         route: DeliveryRoute = "sms"
         sends = sms_bodies(messages)
-        last_send = last_carrier(sends)
         if not sends:
             return []
-        if self.sender is None:
+        sender = self.sender
+        if sender is None:
             logger.warning(
                 "sms: Twilio not configured; message to %s not sent", mask_phone(address)
             )
-            return not_configured(route, [messages[i] for i in sorted(last_send)])
-        sids: list[str] = []
-        failure: tuple[str, FailureKind] | None = None
-        for send in sends:
+            return not_configured(route, [messages[i] for i in sorted(last_carrier(sends))])
+
+        async def send_one(send: WireSend) -> str:
             try:
-                receipt = await self.sender.send(address, send.value)
+                return (await sender.send(address, send.value)).sid
             except SmsError as exc:
-                failure = _failure(exc)
-                break  # the rest would arrive out of order, or not at all (21610)
-            sids.append(receipt.sid)
-        code, kind = failure if failure else (None, None)
-        return [
-            DeliveryOutcome(messages[index], route, "queued", platform_message_id=sids[position])
-            if position < len(sids)
-            else DeliveryOutcome(messages[index], route, "failed", error_code=code, failure=kind)
-            for index, position in sorted(last_send.items())
-        ]
+                raise SendFailed(*_failure(exc)) from exc
+
+        return await send_in_order(messages, sends, route, "queued", send_one)
 
 
 def open_twilio_channel(settings: ChannelSettings, stack: AsyncExitStack) -> TwilioChannel:

@@ -19,10 +19,11 @@ from channels.buttons import render_turn
 from channels.delivery import (
     DeliveryOutcome,
     FailureKind,
+    SendFailed,
     WireSend,
-    last_carrier,
     media_lines,
     not_configured,
+    send_in_order,
     split_text,
     utf8_len,
 )
@@ -137,26 +138,16 @@ class WeChatChannel:
         route: DeliveryRoute = "wechat_customer_service"
         if self.api is None:
             return not_configured(route, messages)
-        sends = wechat_sends(messages)
-        last_send = last_carrier(sends)
-        failed_at = len(sends)
-        error: WeChatApiError | None = None
-        for position, send in enumerate(sends):
+
+        async def send_one(send: WireSend) -> None:
             try:
                 await self._send_one(address, send)
             except WeChatApiError as exc:
-                # Stop at the first failure: sending later messages would break their order.
-                error, failed_at = exc, position
                 logger.warning("wechat: push to %s failed: %s", mask_id(address), exc)
-                break
-        code = (str(error.errcode) if error.errcode else "transport") if error else None
-        kind = failure_kind(error) if error else None
-        return [
-            DeliveryOutcome(messages[index], route, "sent")
-            if position < failed_at
-            else DeliveryOutcome(messages[index], route, "failed", error_code=code, failure=kind)
-            for index, position in sorted(last_send.items())
-        ]
+                code = str(exc.errcode) if exc.errcode else "transport"
+                raise SendFailed(code, failure_kind(exc)) from exc
+
+        return await send_in_order(messages, wechat_sends(messages), route, "sent", send_one)
 
     async def _send_one(self, openid: str, send: WireSend) -> None:
         assert self.api is not None
