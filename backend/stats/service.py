@@ -1,0 +1,682 @@
+"""The figures, as SQL aggregates: nothing is loaded into Python to be counted.
+
+Every query groups and counts in the database and returns a handful of rows (one per
+week, status, route ...); only the low-rating comments are rows themselves.
+
+Periods are local days in the app's TIMEZONE, both ends inclusive. Timestamps are
+stored in UTC, so a period becomes the half-open UTC range [start 00:00, end+1 00:00)
+in that zone, and a timestamp's local day is computed in SQL: `timezone(zone, ts)` on
+PostgreSQL; on SQLite (no zone database) the UTC offset in force, which is one
+constant for zones without daylight saving time and a CASE over the transitions that
+fall in the period otherwise.
+
+Percentiles are nearest-rank: the value at rank ceil(p * n) of the n ordered values,
+the smallest value with at least p of them at or below it. PostgreSQL computes it with
+`percentile_disc(p) WITHIN GROUP (ORDER BY x)`, SQLite with ROW_NUMBER() and COUNT()
+over the group, picking rank ceil(p * n) in integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    FromClause,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from backend.core.settings import Settings
+from backend.domain.types import ClaimStatus, ClaimType
+from backend.models import Claim, Handoff, OutboxMessage, Survey, TranscriptMessage
+from backend.models.base import UTCDateTime
+from backend.stats.schemas import (
+    CycleTimeRow,
+    DayCountRow,
+    FastTrackRow,
+    HandoffReasonRow,
+    HandoffStats,
+    LegalClockRow,
+    LowRatingRow,
+    NoticeRouteRow,
+    NoticeStats,
+    PeriodOut,
+    RatingRow,
+    StatsOut,
+    SurveyStats,
+    TranscriptStatusRow,
+    WeekTypeRow,
+)
+
+DEFAULT_WEEKS = 12
+MAX_PERIOD_DAYS = 731  # two years: the by-day and by-week tables stay readable
+LOW_RATING = 2
+LOW_RATINGS_SHOWN = 500
+_ROUTE_CHANNEL = {
+    "wechat_customer_service": "wechat",
+    "wechat_template": "wechat",
+    "wechat_passive": "wechat",
+    "sms": "sms",
+    "web": "web",
+}
+_FINISHED = (ClaimStatus.CLOSED, ClaimStatus.WITHDRAWN)
+
+
+class PeriodError(ValueError):
+    """A period that cannot be shown (end before start, too long)."""
+
+
+def default_period(today: date) -> tuple[date, date]:
+    """The last 12 weeks up to and including today."""
+    return today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1), today
+
+
+def check_period(start: date, end: date) -> None:
+    if start > end:
+        raise PeriodError(f"from ({start}) is after to ({end})")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise PeriodError(f"a period is at most {MAX_PERIOD_DAYS} days long")
+
+
+# ------------------------------------------------------------------ SQL building blocks
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The dialect-specific expressions, for one period in one zone."""
+
+    dialect: str
+    zone: ZoneInfo
+    start_at: datetime  # UTC, inclusive
+    end_at: datetime  # UTC, exclusive
+
+    @property
+    def postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def in_period(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.start_at, column < self.end_at)
+
+    def local_day(self, column: Any) -> ColumnElement[Any]:
+        """The local calendar day of a UTC timestamp column."""
+        if self.postgres:
+            # The zone and the 1 below are SQL literals, not parameters: PostgreSQL
+            # matches a GROUP BY expression to the selected one only if they are the
+            # same text, and two parameters are two different texts.
+            return cast(func.timezone(literal_column(_quoted(self.zone.key)), column), Date)
+        segments = _offset_segments(self.zone, self.start_at, self.end_at)
+        if len(segments) == 1:
+            return func.date(column, _minutes(segments[0][1]))
+        whens = [
+            (column < literal(until, UTCDateTime()), func.date(column, _minutes(offset)))
+            for until, offset in segments[:-1]
+            if until is not None
+        ]
+        return case(*whens, else_=func.date(column, _minutes(segments[-1][1])))
+
+    def week_of(self, day: Any) -> ColumnElement[Any]:
+        """The Monday that starts the ISO week of a DATE expression."""
+        if self.postgres:
+            return day - cast(func.extract("isodow", day), Integer) + literal_column("1")
+        weekday = (cast(func.strftime("%w", day), Integer) + 6) % 7  # Monday = 0
+        return func.date(day, func.printf("-%d days", weekday))
+
+    def seconds_between(self, earlier: Any, later: Any) -> ColumnElement[Any]:
+        if self.postgres:
+            return cast(func.extract("epoch", later - earlier), Float)
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _quoted(zone_key: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone_key):
+        raise ValueError(f"not a time zone name: {zone_key!r}")
+    return f"'{zone_key}'"
+
+
+def _minutes(offset_minutes: int) -> str:
+    return f"{offset_minutes:+d} minutes"
+
+
+def _offset_minutes(zone: ZoneInfo, moment: datetime) -> int:
+    offset = moment.astimezone(zone).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() // 60)
+
+
+def _offset_segments(
+    zone: ZoneInfo, start_at: datetime, end_at: datetime
+) -> list[tuple[datetime | None, int]]:
+    """The UTC offsets in force from start_at to end_at: (until, minutes) pairs, the
+    last with until None. Transitions are found day by day, then to the second."""
+    segments: list[tuple[datetime | None, int]] = []
+    moment = start_at - timedelta(days=1)
+    stop = end_at + timedelta(days=1)
+    current = _offset_minutes(zone, moment)
+    while moment < stop:
+        following = moment + timedelta(days=1)
+        if _offset_minutes(zone, following) != current:
+            low, high = int(moment.timestamp()), int(following.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset_minutes(zone, datetime.fromtimestamp(middle, UTC)) == current:
+                    low = middle
+                else:
+                    high = middle
+            segments.append((datetime.fromtimestamp(high, UTC), current))
+            current = _offset_minutes(zone, following)
+        moment = following
+    segments.append((None, current))
+    return segments
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def _rounded(value: Any, digits: int, scale: float = 1.0) -> float | None:
+    return None if value is None else round(float(value) / scale, digits)
+
+
+@dataclass(frozen=True)
+class _Percentiles:
+    count: int
+    p50: Any
+    p90: Any
+
+
+def _percentiles(
+    sql: _Sql,
+    session: Session,
+    value: ColumnElement[Any],
+    *,
+    groups: Sequence[Any] = (),
+    source: FromClause,
+    where: Iterable[Any],
+) -> dict[tuple[Any, ...], _Percentiles]:
+    """Nearest-rank p50 and p90 of `value` per group (the key () without groups)."""
+    conditions = list(where)
+    labelled = [group.label(f"g{i}") for i, group in enumerate(groups)]
+    statement: Any
+    if sql.postgres:
+        statement = (
+            select(
+                *labelled,
+                func.count().label("n"),
+                func.percentile_disc(0.5).within_group(value.asc()).label("p50"),
+                func.percentile_disc(0.9).within_group(value.asc()).label("p90"),
+            )
+            .select_from(source)
+            .where(*conditions)
+        )
+        if labelled:
+            statement = statement.group_by(*groups)
+    else:
+        partition = list(groups) or None
+        ranked = (
+            select(
+                *labelled,
+                value.label("v"),
+                func.row_number().over(partition_by=partition, order_by=value.asc()).label("rn"),
+                func.count().over(partition_by=partition).label("n"),
+            )
+            .select_from(source)
+            .where(*conditions)
+            .subquery()
+        )
+        keys = [ranked.c[f"g{i}"] for i in range(len(groups))]
+        # ceil(p * n) in integers: ceil(n / 2) = (n + 1) // 2, ceil(9n / 10) = (9n + 9) // 10
+        statement = select(
+            *keys,
+            func.coalesce(func.max(ranked.c.n), 0).label("n"),
+            func.max(case((ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.v))).label("p50"),
+            func.max(case((ranked.c.rn == (9 * ranked.c.n + 9) // 10, ranked.c.v))).label("p90"),
+        )
+        if keys:
+            statement = statement.group_by(*keys)
+    result: dict[tuple[Any, ...], _Percentiles] = {}
+    for row in session.execute(statement):
+        key = tuple(row[: len(groups)])
+        if row.n:
+            result[key] = _Percentiles(int(row.n), row.p50, row.p90)
+    return result
+
+
+# ------------------------------------------------------------------ the figures
+
+
+def figures(
+    session: Session,
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    claim_type: ClaimType | None,
+    today: date,
+) -> StatsOut:
+    """All figures for the local days start..end (inclusive) and, if given, one claim
+    type (handoffs and transcript messages belong to no claim: the type does not
+    filter them). Open-overdue and waiting figures are as of `today` / now."""
+    check_period(start, end)
+    zone = ZoneInfo(settings.timezone)
+    bind = session.get_bind()
+    sql = _Sql(
+        dialect=bind.dialect.name,
+        zone=zone,
+        start_at=datetime.combine(start, time(), zone).astimezone(UTC),
+        end_at=datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC),
+    )
+    of_type: list[ColumnElement[bool]] = (
+        [] if claim_type is None else [Claim.claim_type == claim_type]
+    )
+    reported = [Claim.reported_on >= start, Claim.reported_on <= end, *of_type]
+
+    by_status = {
+        str(status): count
+        for status, count in session.execute(
+            select(Claim.status, func.count()).where(*reported).group_by(Claim.status)
+        )
+    }
+    by_type = {
+        str(kind): count
+        for kind, count in session.execute(
+            select(Claim.claim_type, func.count()).where(*reported).group_by(Claim.claim_type)
+        )
+    }
+    cycle_seconds = sql.seconds_between(Claim.created_at, Claim.paid_at)
+    paid = [Claim.paid_at.is_not(None), sql.in_period(Claim.paid_at), *of_type]
+    cycle = _percentiles(sql, session, cycle_seconds, source=Claim.__table__, where=paid).get(())
+    approved = session.execute(
+        select(
+            func.count(), func.coalesce(func.sum(case((Claim.fast_track, 1), else_=0)), 0)
+        ).where(Claim.approved_at.is_not(None), sql.in_period(Claim.approved_at), *of_type)
+    ).one()
+    fast_decision = sql.seconds_between(Claim.created_at, Claim.decided_at)
+    fast_overall = _percentiles(
+        sql,
+        session,
+        fast_decision,
+        source=Claim.__table__,
+        where=[
+            Claim.decided_at.is_not(None),
+            sql.in_period(Claim.decided_at),
+            Claim.fast_track,
+            *of_type,
+        ],
+    ).get(())
+    clocks = _legal_clocks(
+        sql, session, settings, start=start, end=end, today=today, of_type=of_type
+    )
+    decision_clock = next(row for row in clocks if row.clock == "decision")
+
+    return StatsOut(
+        period=PeriodOut(
+            start=start, end=end, claim_type=claim_type, today=today, timezone=settings.timezone
+        ),
+        total_claims=sum(by_status.values()),
+        by_status=by_status,
+        by_type=by_type,
+        cycle_time_days_median=None if cycle is None else _rounded(cycle.p50, 2, 86400),
+        cycle_time_days_p90=None if cycle is None else _rounded(cycle.p90, 2, 86400),
+        fast_track_share=_share(int(approved[1]), int(approved[0])),
+        decided_within_limit_share=decision_clock.share_in_time,
+        open_overdue=_open_overdue(session, today=today, of_type=of_type),
+        claims_by_week=_claims_by_week(sql, session, reported),
+        cycle_time_by_week=_cycle_time_by_week(sql, session, cycle_seconds, paid),
+        fast_track_by_week=_fast_track_by_week(sql, session, fast_decision, of_type),
+        fast_track_decision_hours_p50=None
+        if fast_overall is None
+        else _rounded(fast_overall.p50, 2, 3600),
+        fast_track_decision_hours_p90=None
+        if fast_overall is None
+        else _rounded(fast_overall.p90, 2, 3600),
+        legal_clocks=clocks,
+        notices=_notices(sql, session, of_type),
+        surveys=_surveys(sql, session, of_type),
+        handoffs=_handoffs(sql, session, settings, start=start, end=end),
+        transcript_deliveries=_transcript_deliveries(sql, session),
+    )
+
+
+def _claims_by_week(
+    sql: _Sql, session: Session, reported: list[ColumnElement[bool]]
+) -> list[WeekTypeRow]:
+    week = sql.week_of(Claim.reported_on)
+    rows = session.execute(
+        select(week.label("week"), Claim.claim_type, func.count().label("claims"))
+        .where(*reported)
+        .group_by(week, Claim.claim_type)
+    ).all()
+    return sorted(
+        (
+            WeekTypeRow(week=_as_date(r.week), claim_type=str(r.claim_type), claims=r.claims)
+            for r in rows
+        ),
+        key=lambda row: (row.week, row.claim_type),
+    )
+
+
+def _cycle_time_by_week(
+    sql: _Sql, session: Session, cycle_seconds: ColumnElement[Any], paid: list[ColumnElement[bool]]
+) -> list[CycleTimeRow]:
+    week = sql.week_of(sql.local_day(Claim.paid_at))
+    by_week = _percentiles(
+        sql, session, cycle_seconds, groups=[week], source=Claim.__table__, where=paid
+    )
+    return sorted(
+        (
+            CycleTimeRow(
+                week=_as_date(key[0]),
+                paid=value.count,
+                median_days=round(float(value.p50) / 86400, 2),
+                p90_days=round(float(value.p90) / 86400, 2),
+            )
+            for key, value in by_week.items()
+        ),
+        key=lambda row: row.week,
+    )
+
+
+def _fast_track_by_week(
+    sql: _Sql,
+    session: Session,
+    decision_seconds: ColumnElement[Any],
+    of_type: list[ColumnElement[bool]],
+) -> list[FastTrackRow]:
+    week = sql.week_of(sql.local_day(Claim.decided_at))
+    decided = [Claim.decided_at.is_not(None), sql.in_period(Claim.decided_at), *of_type]
+    counts = session.execute(
+        select(
+            week.label("week"),
+            func.count().label("decided"),
+            func.sum(case((Claim.fast_track, 1), else_=0)).label("fast_track"),
+        )
+        .where(*decided)
+        .group_by(week)
+    ).all()
+    times = _percentiles(
+        sql,
+        session,
+        decision_seconds,
+        groups=[week],
+        source=Claim.__table__,
+        where=[*decided, Claim.fast_track],
+    )
+    rows = []
+    for r in counts:
+        timing = times.get((r.week,))
+        rows.append(
+            FastTrackRow(
+                week=_as_date(r.week),
+                decided=r.decided,
+                fast_track=int(r.fast_track or 0),
+                share=_share(int(r.fast_track or 0), r.decided),
+                decision_hours_p50=None if timing is None else _rounded(timing.p50, 2, 3600),
+                decision_hours_p90=None if timing is None else _rounded(timing.p90, 2, 3600),
+            )
+        )
+    return sorted(rows, key=lambda row: row.week)
+
+
+def _legal_clocks(
+    sql: _Sql,
+    session: Session,
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    today: date,
+    of_type: list[ColumnElement[bool]],
+) -> list[LegalClockRow]:
+    raise NotImplementedError("waits for the clock columns of migration 0006")
+
+
+def _open_overdue(session: Session, *, today: date, of_type: list[ColumnElement[bool]]) -> int:
+    raise NotImplementedError("waits for the clock columns of migration 0006")
+
+
+def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) -> NoticeStats:
+    source: FromClause = OutboxMessage.__table__
+    where: list[ColumnElement[bool]] = [sql.in_period(OutboxMessage.created_at)]
+    if of_type:
+        source = OutboxMessage.__table__.join(Claim.__table__, OutboxMessage.claim_id == Claim.id)
+        where.extend(of_type)
+    grouped = session.execute(
+        select(OutboxMessage.route, OutboxMessage.status, func.count().label("n"))
+        .select_from(source)
+        .where(*where)
+        .group_by(OutboxMessage.route, OutboxMessage.status)
+    ).all()
+    failed = session.execute(
+        select(OutboxMessage.kind, func.count())
+        .select_from(source)
+        .where(*where, OutboxMessage.status == "failed")
+        .group_by(OutboxMessage.kind)
+    ).all()
+    now = datetime.now(UTC)
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.next_attempt_at <= now
+        )
+    )
+    by_status: dict[str, int] = {}
+    by_route: dict[str, int] = {}
+    table: dict[str, dict[str, int]] = {}
+    for route, status, count in grouped:
+        by_status[status] = by_status.get(status, 0) + count
+        if route is not None and status in ("sent", "delivered"):
+            by_route[route] = by_route.get(route, 0) + count
+        column = "pending" if status == "sending" else status
+        cells = table.setdefault(route or "none", {})
+        cells[column] = cells.get(column, 0) + count
+    rows = [
+        NoticeRouteRow(
+            channel=_ROUTE_CHANNEL.get(route, "none"),
+            route=route,
+            pending=cells.get("pending", 0),
+            sent=cells.get("sent", 0),
+            delivered=cells.get("delivered", 0),
+            failed=cells.get("failed", 0),
+            suppressed=cells.get("suppressed", 0),
+            total=sum(cells.values()),
+        )
+        for route, cells in table.items()
+    ]
+    return NoticeStats(
+        by_status=by_status,
+        by_route=by_route,
+        failed_by_kind={kind: count for kind, count in failed},
+        oldest_due_seconds=None if oldest is None else round((now - oldest).total_seconds(), 1),
+        by_channel_route=sorted(rows, key=lambda row: (row.channel, row.route)),
+    )
+
+
+def _surveys(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) -> SurveyStats:
+    source: FromClause = Survey.__table__
+    where: list[ColumnElement[bool]] = [sql.in_period(Survey.created_at)]
+    if of_type:
+        source = Survey.__table__.join(Claim.__table__, Survey.claim_number == Claim.claim_number)
+        where.extend(of_type)
+    counts = dict(
+        session.execute(
+            select(Survey.rating, func.count())
+            .select_from(source)
+            .where(*where)
+            .group_by(Survey.rating)
+        ).all()
+    )
+    average = session.scalar(select(func.avg(Survey.rating)).select_from(source).where(*where))
+    closed = [Claim.closed_at.is_not(None), sql.in_period(Claim.closed_at), *of_type]
+    rated = exists().where(Survey.claim_number == Claim.claim_number)
+    closed_count, closed_rated = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((rated, 1), else_=0)), 0)).where(*closed)
+    ).one()
+    low = session.execute(
+        select(Survey.claim_number, Survey.rating, Survey.comment, Survey.created_at)
+        .select_from(source)
+        .where(*where, Survey.rating <= LOW_RATING)
+        .order_by(Survey.created_at.desc(), Survey.id.desc())
+        .limit(LOW_RATINGS_SHOWN)
+    ).all()
+    return SurveyStats(
+        answered=sum(counts.values()),
+        average_rating=_rounded(average, 2),
+        by_rating={str(rating): counts[rating] for rating in sorted(counts)},
+        claims_closed=closed_count,
+        response_rate=_share(int(closed_rated), closed_count),
+        distribution=[RatingRow(rating=r, answers=counts.get(r, 0)) for r in range(1, 6)],
+        low_ratings=[
+            LowRatingRow(claim_number=n, rating=rating, comment=comment, rated_at=at)
+            for n, rating, comment, at in low
+        ],
+    )
+
+
+def _handoffs(
+    sql: _Sql, session: Session, settings: Settings, *, start: date, end: date
+) -> HandoffStats:
+    opened = [sql.in_period(Handoff.opened_at)]
+    day = sql.local_day(Handoff.opened_at)
+    per_day = {
+        _as_date(d): n
+        for d, n in session.execute(
+            select(day.label("day"), func.count()).where(*opened).group_by(day)
+        )
+    }
+    wait = sql.seconds_between(Handoff.opened_at, Handoff.accepted_at)
+    accepted = [*opened, Handoff.accepted_at.is_not(None)]
+    limit = settings.handoff_wait_minutes * 60
+    reasons = session.execute(
+        select(
+            Handoff.reason,
+            func.count().label("opened"),
+            func.count(Handoff.accepted_at).label("accepted"),
+        )
+        .where(*opened)
+        .group_by(Handoff.reason)
+    ).all()
+    by_reason = _percentiles(
+        sql, session, wait, groups=[Handoff.reason], source=Handoff.__table__, where=accepted
+    )
+    overall = _percentiles(sql, session, wait, source=Handoff.__table__, where=accepted).get(())
+    within = session.scalar(select(func.count()).where(*accepted, wait <= limit)) or 0
+    callbacks = session.scalar(
+        select(func.count()).where(Handoff.status == "open", Handoff.callback.is_(True))
+    )
+    waiting = session.scalar(
+        select(func.count()).where(Handoff.status == "open", Handoff.callback.is_(False))
+    )
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return HandoffStats(
+        opened_by_day={d.isoformat(): n for d, n in sorted(per_day.items())},
+        by_reason={r.reason: r.opened for r in reasons},
+        accept_seconds_p50=None if overall is None else _rounded(overall.p50, 1),
+        accept_seconds_p90=None if overall is None else _rounded(overall.p90, 1),
+        accepted_within_wait_share=None if overall is None else _share(within, overall.count),
+        callbacks_pending=callbacks or 0,
+        waiting_now=waiting or 0,
+        by_day=[DayCountRow(day=d, opened=per_day.get(d, 0)) for d in days],
+        reasons=sorted(
+            (
+                HandoffReasonRow(
+                    reason=r.reason,
+                    opened=r.opened,
+                    accepted=r.accepted,
+                    accept_seconds_p50=_p(by_reason.get((r.reason,)), "p50", 1),
+                    accept_seconds_p90=_p(by_reason.get((r.reason,)), "p90", 1),
+                )
+                for r in reasons
+            ),
+            key=lambda row: (-row.opened, row.reason),
+        ),
+    )
+
+
+def _p(value: _Percentiles | None, which: str, digits: int) -> float | None:
+    return None if value is None else _rounded(getattr(value, which), digits)
+
+
+def _transcript_deliveries(sql: _Sql, session: Session) -> list[TranscriptStatusRow]:
+    status = func.coalesce(TranscriptMessage.delivery_status, "none")
+    rows = session.execute(
+        select(TranscriptMessage.channel, status.label("status"), func.count().label("n"))
+        .where(
+            TranscriptMessage.direction == "outbound", sql.in_period(TranscriptMessage.created_at)
+        )
+        .group_by(TranscriptMessage.channel, status)
+    ).all()
+    return sorted(
+        (
+            TranscriptStatusRow(channel=r.channel, delivery_status=r.status, messages=r.n)
+            for r in rows
+        ),
+        key=lambda row: (row.channel, row.delivery_status),
+    )
+
+
+# ------------------------------------------------------------------ CSV export
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure as a table: its title, its row model (the CSV header is the model's
+    field names, in order) and how to take its rows from the response."""
+
+    title: str
+    row: type[BaseModel]
+    rows: Callable[[StatsOut], Sequence[BaseModel]]
+
+
+FIGURES: dict[str, Figure] = {
+    "claims_by_week": Figure(
+        "Claims reported per week by type", WeekTypeRow, lambda s: s.claims_by_week
+    ),
+    "cycle_time_by_week": Figure(
+        "Reported → paid (days) by week paid", CycleTimeRow, lambda s: s.cycle_time_by_week
+    ),
+    "fast_track_by_week": Figure(
+        "Fast track by week decided", FastTrackRow, lambda s: s.fast_track_by_week
+    ),
+    "legal_clocks": Figure(
+        "Decided within the legal limits and open overdue", LegalClockRow, lambda s: s.legal_clocks
+    ),
+    "handoffs_by_day": Figure("Handoffs opened per day", DayCountRow, lambda s: s.handoffs.by_day),
+    "handoff_reasons": Figure(
+        "Handoffs by reason and time to accept", HandoffReasonRow, lambda s: s.handoffs.reasons
+    ),
+    "notices": Figure(
+        "Notices by channel and route", NoticeRouteRow, lambda s: s.notices.by_channel_route
+    ),
+    "ratings": Figure("Ratings 1–5", RatingRow, lambda s: s.surveys.distribution),
+    "low_ratings": Figure(
+        "Low ratings (≤ 2) with comments", LowRatingRow, lambda s: s.surveys.low_ratings
+    ),
+    "transcript_deliveries": Figure(
+        "Outbound messages by delivery status",
+        TranscriptStatusRow,
+        lambda s: s.transcript_deliveries,
+    ),
+}
