@@ -79,7 +79,8 @@ test-e2e: setup $(MODEL)
 	@scripts/ensure-chromium.sh
 	@scripts/pytest-strict.sh $(APP_PY) tests/e2e -m e2e -p no:cacheprovider
 
-test-bot: .venv-bot/.installed $(MODEL)
+# tests/bot/test_endpoints_scaled.py asks the app's CLI for Rasa's Redis settings.
+test-bot: .venv-bot/.installed .venv/.installed $(MODEL)
 	@scripts/pytest-strict.sh $(BOT_PY) -c tests/bot/pytest.ini tests/bot -p no:cacheprovider
 
 validate-bot: .venv-bot/.installed

@@ -1,10 +1,12 @@
 """Operator commands: `python -m backend.cli COMMAND` (migrate, demo-data, demo-logins,
-create-staff, sweep-blobs, reencrypt-documents, rasa-token, bot-token); `--help` lists them."""
+create-staff, sweep-blobs, reencrypt-documents, rasa-token, bot-token, rasa-stores); `--help`
+lists them."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import sys
 import time
 from datetime import datetime, timedelta
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         "bot-token",
         help="print the action server's bearer token (BACKEND_BOT_TOKEN in the bot env)",
     )
+    sub.add_parser(
+        "rasa-stores",
+        help="print shell exports for bot/endpoints-scaled.yml (Rasa's stores in REDIS_URL)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -82,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bot-token":
         assert settings.bot_service_token is not None  # set, or generated in development
         print(settings.bot_service_token.get_secret_value())
+        return 0
+
+    if args.command == "rasa-stores":
+        from backend.conversations.rasa import rasa_store_env
+
+        try:
+            exports = rasa_store_env(settings)
+        except ValueError as exc:
+            print(f"rasa-stores: {exc}", file=sys.stderr)
+            return 2
+        for name, value in exports.items():
+            print(f"export {name}={shlex.quote(value)}")
         return 0
 
     if args.command == "demo-logins" and settings.app_env == "production":

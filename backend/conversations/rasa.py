@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -18,6 +18,30 @@ log = logging.getLogger(__name__)
 
 class RasaError(Exception):
     pass
+
+
+def rasa_store_env(settings: Settings) -> dict[str, str]:
+    """The environment bot/endpoints-scaled.yml reads: Rasa's tracker and lock stores in
+    REDIS_URL's Redis, so several Rasa replicas serve one conversation. Raises
+    ValueError when there is no usable REDIS_URL."""
+    if not settings.redis_url:
+        raise ValueError("REDIS_URL is not set: several Rasa replicas need a shared Redis")
+    url = urlsplit(settings.redis_url)
+    if url.scheme != "redis":
+        # Rasa's Redis stores take TLS only as a literal `use_ssl: true` in the file.
+        raise ValueError(f"REDIS_URL: redis:// expected for Rasa's stores, not {url.scheme}://")
+    database = url.path.lstrip("/") or "0"
+    if not database.isdigit():
+        raise ValueError(f"REDIS_URL: database number expected, not {database!r}")
+    return {
+        "RASA_ENDPOINTS": "bot/endpoints-scaled.yml",
+        "RASA_REDIS_HOST": url.hostname or "localhost",
+        "RASA_REDIS_PORT": str(url.port or 6379),
+        "RASA_REDIS_DB": database,
+        "RASA_REDIS_PASSWORD": unquote(url.password or ""),
+        "RASA_STORE_KEY_PREFIX": settings.rasa_store_key_prefix,
+        "RASA_TRACKER_TTL_SECONDS": str(settings.rasa_tracker_ttl_seconds),
+    }
 
 
 class RasaClient:

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     # Rasa's HTTP API (`rasa run --enable-api --auth-token ...`): conversations hold
     # personal data, so the API is never left open. The REST channel needs no token.
     rasa_token: SecretStr | None = None
+    # Several Rasa replicas (scripts/run-scaled.sh, bot/endpoints-scaled.yml) share their
+    # tracker and lock stores in REDIS_URL's Redis under this prefix (Rasa ignores one
+    # that is not alphanumeric); a tracker untouched this long is dropped there (the
+    # transcript stays in the database).
+    rasa_store_key_prefix: str = Field(default="claims", pattern=r"^[A-Za-z0-9]+$")
+    rasa_tracker_ttl_seconds: int = Field(default=30 * 86400, gt=0)
     # The URL the platforms call (scheme and host as seen from outside, behind any TLS
     # proxy). Twilio signs this URL, and status callbacks are built from it.
     public_base_url: str = "http://127.0.0.1:8000"
