@@ -66,7 +66,7 @@ async def add_platform_channels(runtime: ChannelRuntime, stack: AsyncExitStack) 
     settings = runtime.settings
     runtime.adapters["wechat"] = await open_wechat_channel(settings, runtime.store, stack)
     runtime.adapters["sms"] = open_twilio_channel(settings, stack)
-    webchat = WebChatChannel()
+    webchat = WebChatChannel(runtime.broadcast)
     runtime.adapters["web"] = webchat
     return webchat
 

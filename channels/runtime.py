@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from channels.broadcast import Broadcast
 from channels.buttons import ButtonMemory
 from channels.dedup import Deduplicator
 from channels.delivery import ChannelAdapter
@@ -37,6 +38,8 @@ class ChannelRuntime:
     store: KeyValueStore
     dedup: Deduplicator
     buttons: ButtonMemory
+    # Live events to listeners in every replica (Redis pub/sub when configured).
+    broadcast: Broadcast
     turns: TurnRegistry = field(init=False)
     # One outbound adapter per conversation prefix ("wechat", "sms", "web").
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
@@ -103,6 +106,7 @@ async def open_channel_runtime(
             store=store,
             dedup=Deduplicator(store, ttl_seconds=settings.dedup_ttl_seconds),
             buttons=ButtonMemory(store, ttl_seconds=settings.button_ttl_seconds),
+            broadcast=Broadcast(redis, settings.redis_key_prefix),
         )
         try:
             yield runtime

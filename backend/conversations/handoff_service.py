@@ -2,16 +2,13 @@
 from domain.yml, on the conversation's own channel, never a template), pause or resume
 the bot's tracker through Rasa's HTTP API, and tell the agents' consoles.
 
-The consoles' feed (`HandoffFeed`) goes through Redis pub/sub when REDIS_URL is set, so
-an event from any replica or from the worker (the timers) reaches every console;
-without Redis it stays in this process.
+The consoles' feed (`HandoffFeed`) goes through Redis pub/sub when REDIS_URL is set
+(`channels.broadcast`), so an event from any replica or from the worker (the timers)
+reaches every console; without Redis it stays in this process.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,11 +22,10 @@ from backend.conversations.routes import QuietHours
 from backend.conversations.tracker import tell_the_bot
 from backend.core.db import in_transaction
 from backend.notifications import compose
+from channels.broadcast import Broadcast
 from channels.messages import Button, OutboundMessage
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from backend.core.state import Services
 
 log = logging.getLogger(__name__)
@@ -39,42 +35,20 @@ LEAVE_QUEUE = "/leave_queue"
 
 class HandoffFeed:
     """Events for the agents' consoles: {"type": "queue"|"message"|"handoff",
-    "handoff_id": ..., ...}."""
+    "handoff_id": ..., ...}, from any replica or the worker (`channels.broadcast`)."""
 
-    def __init__(self, redis: Redis | None, channel: str) -> None:
-        self.redis = redis
-        self.channel = channel
-        self._local: set[asyncio.Queue[dict[str, Any]]] = set()
+    TOPIC = "handoffs"
+
+    def __init__(self, broadcast: Broadcast) -> None:
+        self.broadcast = broadcast
 
     async def publish(self, event: dict[str, Any]) -> None:
-        if self.redis is not None:
-            try:
-                await self.redis.publish(self.channel, json.dumps(event, ensure_ascii=False))
-                return
-            except Exception as exc:  # the consoles also refresh by themselves
-                log.warning("handoff feed: Redis publish failed: %s", exc)
-        for queue in list(self._local):
-            queue.put_nowait(event)
+        await self.broadcast.publish(self.TOPIC, event)
 
     async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
-        if self.redis is not None:
-            pubsub = self.redis.pubsub()
-            await pubsub.subscribe(self.channel)
-            try:
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        yield json.loads(message["data"])
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-            return
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._local.add(queue)
-        try:
+        async with self.broadcast.listen(self.TOPIC) as queue:
             while True:
                 yield await queue.get()
-        finally:
-            self._local.discard(queue)
 
 
 class HandoffService:
@@ -83,7 +57,7 @@ class HandoffService:
         settings = services.settings
         self.service_hours = QuietHours.parse(settings.service_hours)
         self.zone = ZoneInfo(settings.timezone)
-        self.feed = HandoffFeed(services.redis, settings.redis_key_prefix + "handoffs")
+        self.feed = HandoffFeed(services.channels.broadcast)
 
     def in_service_hours(self, now: datetime) -> bool:
         settings = self.services.settings

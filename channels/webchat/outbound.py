@@ -1,44 +1,39 @@
 """The web chat's outbound adapter: messages go to every open browser tab of the
-conversation over server-sent events; the page shows the transcript again after a
-reload, so a message sent while no tab is open is not lost."""
+conversation over server-sent events, from whichever replica (or the worker) sends them
+(`channels.broadcast`: Redis pub/sub when configured); the page shows the transcript
+again after a reload, so a message sent while no tab is open is not lost."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
+from channels.broadcast import Broadcast
 from channels.delivery import DeliveryOutcome
 from channels.messages import OutboundMessage
+
+TOPIC = "webchat:"
 
 
 @dataclass
 class WebChatChannel:
+    broadcast: Broadcast
     channel: str = "web"
-    queues: dict[str, set[asyncio.Queue[list[dict[str, Any]]]]] = field(
-        default_factory=lambda: defaultdict(set)
-    )
 
     @property
     def configured(self) -> bool:
         return True
 
-    def subscribe(self, address: str) -> asyncio.Queue[list[dict[str, Any]]]:
-        queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
-        self.queues[address].add(queue)
-        return queue
-
-    def unsubscribe(self, address: str, queue: asyncio.Queue[list[dict[str, Any]]]) -> None:
-        self.queues[address].discard(queue)
-        if not self.queues[address]:
-            del self.queues[address]
+    def listen(self, address: str) -> AbstractAsyncContextManager[asyncio.Queue[Any]]:
+        """The messages for conversation `web:<address>` from now on (lists of
+        `OutboundMessage.to_dict()`), while the block lasts."""
+        return self.broadcast.listen(TOPIC + address)
 
     async def send(
         self, address: str, messages: Sequence[OutboundMessage]
     ) -> list[DeliveryOutcome]:
-        payload = [m.to_dict() for m in messages]
-        for queue in list(self.queues.get(address, ())):
-            queue.put_nowait(payload)
+        await self.broadcast.publish(TOPIC + address, [m.to_dict() for m in messages])
         return [DeliveryOutcome(m, "web", "sent") for m in messages]

@@ -169,10 +169,10 @@ async def events(runtime: RuntimeDep, cookie: CookieDep = None) -> StreamingResp
     conversation_id = _conversation(runtime, cookie)
     hub = _adapter(runtime)
     address = conversation_id.removeprefix("web:")
-    queue = hub.subscribe(address)
 
     async def stream() -> AsyncIterator[str]:
-        try:
+        # Listening before the first line: a page that saw it misses nothing said after.
+        async with hub.listen(address) as queue:
             yield ": connected\n\n"
             while True:
                 try:
@@ -180,8 +180,6 @@ async def events(runtime: RuntimeDep, cookie: CookieDep = None) -> StreamingResp
                     yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
                 except TimeoutError:
                     yield ": keep-alive\n\n"
-        finally:
-            hub.unsubscribe(address, queue)
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
