@@ -172,7 +172,7 @@ def withdraw(
             403, "forbidden", "only the customer or a service agent may withdraw a claim"
         )
     claim = service.get_claim(session, claim_number, who, for_update=True)
-    service.withdraw(session, claim, who, body.reason)
+    service.withdraw(session, settings, claim, who, body.reason)
     return present(session, settings, claim, staff=who.policyholder_id is None)
 
 
@@ -214,38 +214,40 @@ def partially_approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
 
 @router.post("/claims/{claim_number}/reject")
 def reject(body: ReasonIn, d: DecisionDep) -> ClaimOut:
-    service.reject(d.session, d.claim, d.who, body.reason)
+    service.reject(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/rejection-notice")
 def rejection_notice(body: RejectionNoticeIn, d: DecisionDep) -> ClaimOut:
     """Record that the written rejection notice was sent; stops the 3-day clock."""
-    service.record_rejection_notice(d.session, d.claim, d.who, body.channel, body.reference)
+    service.record_rejection_notice(
+        d.session, d.settings, d.claim, d.who, body.channel, body.reference
+    )
     return d.result()
 
 
 @router.post("/claims/{claim_number}/request-documents")
 def request_documents(body: RequestDocumentsIn, d: DecisionDep) -> ClaimOut:
-    service.request_documents(d.session, d.claim, d.who, body.items, body.reason)
+    service.request_documents(d.session, d.settings, d.claim, d.who, body.items, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/mark-paid")
 def mark_paid(body: MarkPaidIn, d: DecisionDep) -> ClaimOut:
-    service.mark_paid(d.session, d.claim, d.who, body.reference)
+    service.mark_paid(d.session, d.settings, d.claim, d.who, body.reference)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/close")
 def close(body: OptionalReasonIn, d: DecisionDep) -> ClaimOut:
-    service.close(d.session, d.claim, d.who, body.reason)
+    service.close(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/reopen")
 def reopen(body: ReasonIn, d: DecisionDep) -> ClaimOut:
-    service.reopen(d.session, d.claim, d.who, body.reason)
+    service.reopen(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
@@ -305,5 +307,5 @@ async def payment_callback(
         raise ApiError(422, "validation_error", "need claim_number, reference, status")
     # Row locks and writes are synchronous SQL: keep them off the event loop.
     return await run_in_threadpool(
-        service.apply_payment_callback, session, claim_number, reference, status
+        service.apply_payment_callback, session, settings, claim_number, reference, status
     )

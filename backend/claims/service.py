@@ -11,20 +11,22 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from backend.claims.numbering import next_claim_number
+from backend.core.clock import days_from_today as _days_from_today
+from backend.core.clock import deadline_status as deadline_status  # re-exported for callers
+from backend.core.clock import local_day as local_day  # re-exported for callers
+from backend.core.clock import local_today, refresh_clocks
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
 from backend.domain import checklist as checklist_rules
-from backend.domain import deadlines as deadline_rules
 from backend.domain import fast_track, payout, risk
 from backend.domain.coverage import ReportRefused, check_reportable
 from backend.domain.state_machine import DECIDED, IllegalTransition, transition
@@ -53,19 +55,6 @@ class Who:
     actor: Actor
     actor_id: str
     policyholder_id: int | None = None  # set for customers: they see only their own claims
-
-
-def local_today(settings: Settings) -> date:
-    return datetime.now(ZoneInfo(settings.timezone)).date()
-
-
-def _days_from_today(settings: Settings, days: int) -> str:
-    """The local date `days` from today, as the customer is told it (ISO)."""
-    return (local_today(settings) + timedelta(days=days)).isoformat()
-
-
-def local_day(settings: Settings, moment: datetime | None) -> date | None:
-    return None if moment is None else moment.astimezone(ZoneInfo(settings.timezone)).date()
 
 
 # ---------------------------------------------------------------- loading
@@ -308,7 +297,7 @@ def _insert_claim(
     )
     _flag_risks(session, settings, claim, policy, today)
     # The whole checklist is told at once (Insurance Law Art. 22).
-    _move(session, claim, S.DOCUMENTS_PENDING, Who(Actor.SYSTEM_RULE, "checklist"), None)
+    _move(session, settings, claim, S.DOCUMENTS_PENDING, Who(Actor.SYSTEM_RULE, "checklist"), None)
     claim.documents_requested_at = datetime.now(UTC)
     enqueue(
         session,
@@ -351,6 +340,7 @@ def _event(
 
 def _move(
     session: Session,
+    settings: Settings,
     claim: Claim,
     target: ClaimStatus,
     who: Who,
@@ -387,6 +377,7 @@ def _move(
         reason=step.reason,
         data=data,
     )
+    refresh_clocks(settings, claim)
 
 
 # ---------------------------------------------------------------- risk and review
@@ -513,6 +504,7 @@ def automatic_review(
         claim.fast_track = True
         _move(
             session,
+            settings,
             claim,
             S.APPROVED,
             rule,
@@ -593,7 +585,7 @@ def attach_document(
     missing = [code for code, e in entries.items() if not e.received]
     if not missing and claim.status in (S.DOCUMENTS_PENDING, S.REOPENED):
         claim.documents_completed_at = datetime.now(UTC)
-        _move(session, claim, S.UNDER_REVIEW, Who(Actor.SYSTEM_RULE, "checklist"), None)
+        _move(session, settings, claim, S.UNDER_REVIEW, Who(Actor.SYSTEM_RULE, "checklist"), None)
         automatic_review(session, settings, claim)
     elif missing:
         _flag_risks(session, settings, claim, _policy(session, claim), local_today(settings))
@@ -651,6 +643,7 @@ def approve(
     target = S.PARTIALLY_APPROVED if partial else S.APPROVED
     _move(
         session,
+        settings,
         claim,
         target,
         who,
@@ -675,15 +668,20 @@ def approve(
     return claim
 
 
-def reject(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
-    _move(session, claim, S.REJECTED, who, reason)
+def reject(session: Session, settings: Settings, claim: Claim, who: Who, reason: str) -> Claim:
+    _move(session, settings, claim, S.REJECTED, who, reason)
     enqueue(session, claim, NoticeKind.REJECTED, reason=reason.strip())
     session.flush()
     return claim
 
 
 def record_rejection_notice(
-    session: Session, claim: Claim, who: Who, channel: str, reference: str | None
+    session: Session,
+    settings: Settings,
+    claim: Claim,
+    who: Who,
+    channel: str,
+    reference: str | None,
 ) -> Claim:
     """The written rejection notice (拒绝赔偿通知书, Insurance Law Art. 24) went out.
 
@@ -707,6 +705,7 @@ def record_rejection_notice(
     now = datetime.now(UTC)
     claim.rejection_notified_at = now
     claim.updated_at = now
+    refresh_clocks(settings, claim)
     data: dict[str, Any] = {"channel": channel}
     if reference:
         data["reference"] = reference.strip()
@@ -716,7 +715,12 @@ def record_rejection_notice(
 
 
 def request_documents(
-    session: Session, claim: Claim, who: Who, item_codes: Sequence[str], reason: str
+    session: Session,
+    settings: Settings,
+    claim: Claim,
+    who: Who,
+    item_codes: Sequence[str],
+    reason: str,
 ) -> Claim:
     if not reason.strip():
         raise ApiError(422, "reason_required", "补充材料需要说明理由 / a reason is required")
@@ -731,7 +735,15 @@ def request_documents(
         entries[code].received = False
         entries[code].rerequested_reason = reason.strip()
     if claim.status != S.DOCUMENTS_PENDING:
-        _move(session, claim, S.DOCUMENTS_PENDING, who, reason, data={"items": list(item_codes)})
+        _move(
+            session,
+            settings,
+            claim,
+            S.DOCUMENTS_PENDING,
+            who,
+            reason,
+            data={"items": list(item_codes)},
+        )
     else:
         _event(
             session,
@@ -744,6 +756,7 @@ def request_documents(
     claim.documents_completed_at = None
     claim.documents_requested_at = datetime.now(UTC)
     claim.document_reminders_sent = 0
+    refresh_clocks(settings, claim)
     enqueue(
         session,
         claim,
@@ -755,22 +768,34 @@ def request_documents(
     return claim
 
 
-def mark_paid(session: Session, claim: Claim, who: Who, reference: str | None = None) -> Claim:
-    _move(session, claim, S.PAID, who, None, data={"reference": reference} if reference else None)
+def mark_paid(
+    session: Session, settings: Settings, claim: Claim, who: Who, reference: str | None = None
+) -> Claim:
+    _move(
+        session,
+        settings,
+        claim,
+        S.PAID,
+        who,
+        None,
+        data={"reference": reference} if reference else None,
+    )
     enqueue(session, claim, NoticeKind.PAID, payout_amount=str(claim.payout_amount))
     session.flush()
     return claim
 
 
-def close(session: Session, claim: Claim, who: Who, reason: str | None = None) -> Claim:
-    _move(session, claim, S.CLOSED, who, reason)
+def close(
+    session: Session, settings: Settings, claim: Claim, who: Who, reason: str | None = None
+) -> Claim:
+    _move(session, settings, claim, S.CLOSED, who, reason)
     enqueue(session, claim, NoticeKind.CLOSED)
     session.flush()
     return claim
 
 
-def reopen(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
-    _move(session, claim, S.REOPENED, who, reason)
+def reopen(session: Session, settings: Settings, claim: Claim, who: Who, reason: str) -> Claim:
+    _move(session, settings, claim, S.REOPENED, who, reason)
     claim.documents_completed_at = None
     claim.approved_at = None
     claim.decided_at = None
@@ -778,42 +803,27 @@ def reopen(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
     claim.rejection_notified_at = None
     claim.documents_requested_at = datetime.now(UTC)
     claim.document_reminders_sent = 0
+    refresh_clocks(settings, claim)
     enqueue(session, claim, NoticeKind.REOPENED, reason=reason.strip())
     session.flush()
     return claim
 
 
-def withdraw(session: Session, claim: Claim, who: Who, reason: str) -> Claim:
-    _move(session, claim, S.WITHDRAWN, who, reason)
+def withdraw(session: Session, settings: Settings, claim: Claim, who: Who, reason: str) -> Claim:
+    _move(session, settings, claim, S.WITHDRAWN, who, reason)
     enqueue(session, claim, NoticeKind.WITHDRAWN)
     session.flush()
     return claim
 
 
-# ---------------------------------------------------------------- time limits
-
-
-def deadline_status(settings: Settings, claim: Claim, today: date) -> deadline_rules.DeadlineStatus:
-    return deadline_rules.deadline_status(
-        today=today,
-        documents_complete_on=local_day(settings, claim.documents_completed_at),
-        approved_on=local_day(settings, claim.approved_at),
-        rejected_on=local_day(settings, claim.rejected_at),
-        rejection_notified_on=local_day(settings, claim.rejection_notified_at),
-        paid_on=local_day(settings, claim.paid_at),
-        withdrawn_on=local_day(settings, claim.withdrawn_at),
-        decision_days=settings.decision_days,
-        payment_days=settings.payment_days,
-        rejection_notice_days=settings.rejection_notice_days,
-        advance_payment_days=settings.advance_payment_days,
-    )
+# ---------------------------------------------------------------- payment
 
 
 PAYMENT_SUCCEEDED = "succeeded"
 
 
 def apply_payment_callback(
-    session: Session, claim_number: str, reference: str, status: str
+    session: Session, settings: Settings, claim_number: str, reference: str, status: str
 ) -> dict[str, str]:
     """Apply one payment outcome once: the same (reference, status) again, a retry or
     a replay, answers with the claim as it is and changes nothing."""
@@ -834,7 +844,7 @@ def apply_payment_callback(
         if claim.status == S.PAID:
             # Paid before under another reference (or by an adjuster): nothing to move.
             return {"claim_number": claim.claim_number, "status": claim.status.value}
-        mark_paid(session, claim, who, reference)
+        mark_paid(session, settings, claim, who, reference)
     else:
         if claim.status not in (S.APPROVED, S.PARTIALLY_APPROVED):
             raise ApiError(

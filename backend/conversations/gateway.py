@@ -272,7 +272,9 @@ class AppGateway:
 
         def work(session: Session) -> None:
             session.execute(statement.values(delivery_status=status, error_code=error_code))
-            record_notice_status(session, platform_message_id, status, error_code)
+            record_notice_status(
+                session, self.settings, platform_message_id, status, error_code
+            )
 
         await self._db(work)
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -74,6 +75,22 @@ class Claim(Base):
     # and how many reminders have gone out since: DOCUMENT_REMINDER_DAYS/_MAX.
     documents_requested_at: Mapped[datetime | None]
     document_reminders_sent: Mapped[int] = mapped_column(default=0)
+    # The legal clocks of the current round as local dates (backend.core.clock keeps
+    # them equal to deadline_status() whenever a milestone changes), so queues and
+    # figures filter and order by deadline in SQL. A due date is NULL when its clock
+    # does not apply; advance payment is due from advance_payment_from_on while
+    # decided_on is NULL. next_due_on/next_due_clock: the earliest OPEN clock
+    # ("decision" | "payment" | "rejection_notice"), NULL when none is open; a claim
+    # is overdue when next_due_on < today.
+    decision_due_on: Mapped[date | None]
+    payment_due_on: Mapped[date | None]
+    rejection_notice_due_on: Mapped[date | None]
+    advance_payment_from_on: Mapped[date | None]
+    decided_on: Mapped[date | None]
+    paid_on: Mapped[date | None]
+    rejection_notified_on: Mapped[date | None]
+    next_due_on: Mapped[date | None]
+    next_due_clock: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -85,6 +102,12 @@ class Claim(Base):
         back_populates="claim", lazy="raise", order_by="ClaimEvent.id"
     )
     risk_flags: Mapped[list[RiskFlagRecord]] = relationship(back_populates="claim", lazy="raise")
+
+    __table_args__ = (
+        Index("ix_claims_next_due_on_id", "next_due_on", "id"),
+        # The adjusters' queue: one status (or a few), nearest deadline first.
+        Index("ix_claims_queue", "status", "next_due_on", "reported_on", "id"),
+    )
 
 
 class ChecklistEntry(Base):

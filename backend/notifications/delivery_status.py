@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.clock import ClockSettings, refresh_clocks
 from backend.domain.types import Actor, ClaimStatus, NoticeKind
 from backend.models import Claim, ClaimEvent, OutboxMessage
 
@@ -20,7 +21,9 @@ _DELIVERED = {"delivered", "read"}
 _FAILED = {"undelivered", "failed", "canceled"}
 
 
-def record_rejection_delivered(session: Session, row: OutboxMessage) -> None:
+def record_rejection_delivered(
+    session: Session, settings: ClockSettings, row: OutboxMessage
+) -> None:
     """The rejection notice reached the customer: stop the 3-day clock (once)."""
     if row.kind != NoticeKind.REJECTED.value or row.claim_id is None:
         return
@@ -30,6 +33,7 @@ def record_rejection_delivered(session: Session, row: OutboxMessage) -> None:
     now = datetime.now(UTC)
     claim.rejection_notified_at = now
     claim.updated_at = now
+    refresh_clocks(settings, claim)
     session.add(
         ClaimEvent(
             claim_id=claim.id,
@@ -60,7 +64,11 @@ def notice_failed_event(session: Session, row: OutboxMessage, reason: str) -> No
 
 
 def record_notice_status(
-    session: Session, platform_message_id: str, status: str, error_code: str | None
+    session: Session,
+    settings: ClockSettings,
+    platform_message_id: str,
+    status: str,
+    error_code: str | None,
 ) -> None:
     row = session.scalars(
         select(OutboxMessage).where(OutboxMessage.platform_message_id == platform_message_id)
@@ -70,7 +78,7 @@ def record_notice_status(
     if status in _DELIVERED and row.status != "delivered":
         row.status = "delivered"
         row.delivered_at = datetime.now(UTC)
-        record_rejection_delivered(session, row)
+        record_rejection_delivered(session, settings, row)
     elif status in _FAILED and row.status == "sent":
         row.status = "failed"
         row.last_error = f"{row.route}:{error_code or status}"

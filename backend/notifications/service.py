@@ -259,7 +259,7 @@ class NotificationService:
             row.last_error = None
             if result.outcome == "delivered":
                 row.delivered_at = now
-                record_rejection_delivered(session, row)
+                record_rejection_delivered(session, settings, row)
         elif result.outcome == "held":
             row.status = "pending"
             row.attempts -= 1  # waiting for the morning is not a failed attempt

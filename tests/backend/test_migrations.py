@@ -112,3 +112,102 @@ def _carry_paid_references(url: str) -> None:
         assert [tuple(r) for r in rows] == [("TX-OLD-1", "succeeded", "CL202611250001")]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_0006_backfills_the_clocks_of_existing_claims(tmp_path, database: str) -> None:  # type: ignore[no-untyped-def]
+    if database == "postgres":
+        with scratch_postgres("claims_mig6") as url:
+            _carry_claim_clocks(url)
+    else:
+        _carry_claim_clocks(f"sqlite:///{tmp_path / 'clocks.db'}")
+
+
+def _carry_claim_clocks(url: str) -> None:
+    from datetime import UTC, date, datetime
+
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from backend.demo import load_demo_data
+    from backend.domain.types import ClaimStatus, ClaimType
+    from backend.models import Claim, Policy
+
+    migrate.upgrade(url)
+    engine = make_engine(url)
+
+    def claim(number: str, status: ClaimStatus, policy_id: int, **stamps: datetime) -> Claim:
+        return Claim(
+            claim_number=number,
+            policy_id=policy_id,
+            claim_type=ClaimType.MEDICAL,
+            status=status,
+            incident_date=date(2026, 10, 20),
+            location="北京",
+            description="急诊",
+            reported_by="web:x",
+            reported_on=date(2026, 10, 21),
+            **stamps,
+        )
+
+    try:
+        with Session(engine) as session:
+            load_demo_data(session, date(2026, 11, 25))
+            policy = session.query(Policy).order_by(Policy.policy_number).first()
+            assert policy is not None
+            session.add_all(
+                [
+                    # Documents complete 24 Nov 00:30 in Shanghai (23 Nov 16:30 UTC).
+                    claim(
+                        "CL202610210001",
+                        ClaimStatus.UNDER_REVIEW,
+                        policy.id,
+                        documents_completed_at=datetime(2026, 11, 23, 16, 30, tzinfo=UTC),
+                    ),
+                    # Approved 1 Nov, not paid: the payment clock is the one open.
+                    claim(
+                        "CL202610210002",
+                        ClaimStatus.APPROVED,
+                        policy.id,
+                        documents_completed_at=datetime(2026, 10, 25, 2, 0, tzinfo=UTC),
+                        approved_at=datetime(2026, 11, 1, 2, 0, tzinfo=UTC),
+                    ),
+                    # Documents pending: no clock.
+                    claim("CL202610210003", ClaimStatus.DOCUMENTS_PENDING, policy.id),
+                ]
+            )
+            session.commit()
+        command.downgrade(migrate.alembic_config(url), "0005")
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT claim_number, decision_due_on, payment_due_on, decided_on, "
+                    "advance_payment_from_on, next_due_on, next_due_clock "
+                    "FROM claims ORDER BY claim_number"
+                )
+            ).all()
+        as_text = [tuple(None if v is None else str(v) for v in row) for row in rows]
+        assert as_text == [
+            (
+                "CL202610210001",
+                "2026-12-24",
+                None,
+                None,
+                "2027-01-23",
+                "2026-12-24",
+                "decision",
+            ),
+            (
+                "CL202610210002",
+                "2026-11-24",
+                "2026-11-11",
+                "2026-11-01",
+                "2026-12-24",
+                "2026-11-11",
+                "payment",
+            ),
+            ("CL202610210003", None, None, None, None, None, None),
+        ]
+    finally:
+        engine.dispose()

@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.clock import refresh_clocks
+from backend.core.settings import Settings
 from backend.models import Claim, ClaimEvent, OutboxMessage
 from tests.backend.claims.conftest import PNG, attach_all, days_ago, report, upload
 
@@ -21,10 +23,17 @@ def _outbox_events(session: Session, number: str) -> list[str]:
     )
 
 
-def _backdate(session: Session, claim_number: str, **days_ago: int) -> None:
-    """Move a claim's milestones (e.g. approved_at=8) that many days into the past."""
-    values = {field: datetime.now(UTC) - timedelta(days=n) for field, n in days_ago.items()}
-    session.execute(update(Claim).where(Claim.claim_number == claim_number).values(**values))
+def _backdate(session: Session, settings: Settings, claim_number: str, **days_ago: int) -> None:
+    """Move a claim's milestones (e.g. approved_at=8) that many days into the past, as
+    if they had happened then (so the stored clocks move with them)."""
+    claim = session.scalars(
+        select(Claim)
+        .where(Claim.claim_number == claim_number)
+        .execution_options(populate_existing=True)
+    ).one()
+    for field, n in days_ago.items():
+        setattr(claim, field, datetime.now(UTC) - timedelta(days=n))
+    refresh_clocks(settings, claim)
     session.flush()
 
 
@@ -177,7 +186,11 @@ def test_rejection_needs_a_reason_and_a_person(
 
 
 def test_rejection_notice_stops_the_three_day_clock(
-    client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], session: Session
+    client: TestClient,
+    zhang: dict[str, str],
+    adjuster: dict[str, str],
+    session: Session,
+    settings: Settings,
 ) -> None:
     claim = report(client, zhang, claimed_amount="9999.00").json()
     attach_all(client, zhang, claim)
@@ -188,7 +201,7 @@ def test_rejection_notice_stops_the_three_day_clock(
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_rejected"
     client.post(f"/api/v1/claims/{n}/reject", json={"reason": "非保险责任"}, headers=adjuster)
     # Rejected four days ago and no notice recorded: overdue for staff.
-    _backdate(session, n, rejected_at=4)
+    _backdate(session, settings, n, rejected_at=4)
     listed = client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"]
     assert [c["claim_number"] for c in listed] == [n]
     bad = client.post(
@@ -260,14 +273,18 @@ def test_customer_withdraws_before_a_decision(client: TestClient, zhang: dict[st
 
 
 def test_overdue_claims_are_listed_for_staff(
-    client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], session: Session
+    client: TestClient,
+    zhang: dict[str, str],
+    adjuster: dict[str, str],
+    session: Session,
+    settings: Settings,
 ) -> None:
     late = report(client, zhang, claimed_amount="9999.00").json()
     attach_all(client, zhang, late)
     fresh = report(client, zhang, claimed_amount="9999.00").json()
     attach_all(client, zhang, fresh)
     # The documents of one claim were complete 61 days ago and nobody decided.
-    _backdate(session, late["claim_number"], documents_completed_at=61)
+    _backdate(session, settings, late["claim_number"], documents_completed_at=61)
     listed = client.get("/api/v1/claims?overdue=true", headers=adjuster).json()["items"]
     assert [c["claim_number"] for c in listed] == [late["claim_number"]]
     deadlines = listed[0]["deadlines"]
@@ -276,17 +293,21 @@ def test_overdue_claims_are_listed_for_staff(
 
 
 def test_payment_due_and_soon_due(
-    client: TestClient, zhang: dict[str, str], adjuster: dict[str, str], session: Session
+    client: TestClient,
+    zhang: dict[str, str],
+    adjuster: dict[str, str],
+    session: Session,
+    settings: Settings,
 ) -> None:
     claim = report(client, zhang, claimed_amount="9999.00").json()
     attach_all(client, zhang, claim)
     n = claim["claim_number"]
     client.post(f"/api/v1/claims/{n}/approve", json={"amount": "9999.00"}, headers=adjuster)
-    _backdate(session, n, approved_at=8)
+    _backdate(session, settings, n, approved_at=8)
     view = client.get(f"/api/v1/claims/{n}", headers=adjuster).json()
     payment = next(d for d in view["deadlines"]["items"] if d["name"] == "payment")
     assert payment["soon_due"] is True and payment["overdue"] is False
-    _backdate(session, n, approved_at=11)
+    _backdate(session, settings, n, approved_at=11)
     view = client.get(f"/api/v1/claims/{n}", headers=adjuster).json()
     payment = next(d for d in view["deadlines"]["items"] if d["name"] == "payment")
     assert payment["overdue"] is True

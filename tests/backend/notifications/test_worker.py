@@ -383,7 +383,7 @@ async def test_a_late_approval_notice_still_says_approved_after_the_claim_was_pa
         approve(session, settings, claim, ADJUSTER, Decimal("2800.00"))
     with transaction(world.sessions) as session:  # paid before the worker came round
         claim = session.scalars(select(Claim).where(Claim.claim_number == number)).one()
-        mark_paid(session, claim, ADJUSTER, "TX-1")
+        mark_paid(session, settings, claim, ADJUSTER, "TX-1")
 
     async with world.worker() as worker:
         assert await drain(worker) == 2
@@ -408,7 +408,7 @@ def rejected_claim(world: World, reason: str = "不在保障范围内") -> str:
     under_review(world, number)
     with transaction(world.sessions) as session:
         claim = session.scalars(select(Claim).where(Claim.claim_number == number)).one()
-        reject(session, claim, ADJUSTER, reason)
+        reject(session, world.settings(), claim, ADJUSTER, reason)
     return number
 
 
