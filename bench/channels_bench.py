@@ -18,12 +18,10 @@ import argparse
 import platform
 import secrets
 import socket
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -37,6 +35,7 @@ import uvicorn
 from backend.core import migrate
 from backend.core.settings import Settings
 from backend.main import create_app
+from bench.harness import ms, timed
 from tests.backend.fake_rasa import FakeRasa
 from tests.conftest import scratch_postgres
 from tests.fakes.fake_twilio import FakeTwilio, TwilioWebhooks
@@ -46,23 +45,8 @@ PUBLIC_BASE_URL = "https://claims.example.com"
 TWILIO_NUMBER = "+15005550006"
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {pct(values, 95) * 1000:.1f} ms"
-
-
 def answer(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"recipient_id": body["sender"], "text": "您好，我是理赔助手。请问需要办理什么？"}]
-
-
-def timed(call: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:

@@ -26,16 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-SCRIPT = [
-    "你好",
-    "我要报案",
-    "P2025000001",
-    "1234",
-    "前天在医院看门诊花了八百",
-    "理赔一般要多久",
-    "确认",
-    "谢谢",
-]
+from bench.harness import SCRIPT  # noqa: E402
 
 
 async def main(model: str, runs: int) -> None:

@@ -41,7 +41,7 @@ trap 'stop_all; exit 0' INT TERM
 
 start app .venv/bin/uvicorn backend.main:create_app --factory --host 127.0.0.1 --port 8000
 start actions .venv-bot/bin/python -m rasa_sdk --actions actions --port 5055
-start rasa .venv-bot/bin/rasa run --model models/claims.tar.gz --enable-api \
+start rasa .venv-bot/bin/python -m bot.server run --model models/claims.tar.gz --enable-api \
   --auth-token "$RASA_TOKEN" --interface 127.0.0.1 --port 5005 --endpoints bot/endpoints.yml --credentials bot/credentials.yml
 if [ -f backend/notifications/worker.py ]; then
   start worker .venv/bin/python -m backend.notifications.worker

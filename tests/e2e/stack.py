@@ -133,7 +133,9 @@ class Stack:
         self._start(
             "rasa",
             [
-                str(bot / "rasa"),
+                str(bot / "python"),
+                "-m",
+                "bot.server",  # Rasa, with the action server's answers checked faster
                 "run",
                 "--model",
                 str(MODEL),
