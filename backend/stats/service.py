@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -327,9 +328,7 @@ def figures(
             *of_type,
         ],
     ).get(())
-    clocks = _legal_clocks(
-        sql, session, settings, start=start, end=end, today=today, of_type=of_type
-    )
+    clocks = _legal_clocks(session, start=start, end=end, today=today, of_type=of_type)
     decision_clock = next(row for row in clocks if row.clock == "decision")
 
     return StatsOut(
@@ -442,20 +441,98 @@ def _fast_track_by_week(
 
 
 def _legal_clocks(
-    sql: _Sql,
     session: Session,
-    settings: Settings,
     *,
     start: date,
     end: date,
     today: date,
     of_type: list[ColumnElement[bool]],
 ) -> list[LegalClockRow]:
-    raise NotImplementedError("waits for the clock columns of migration 0006")
+    """One row per clock from the stored clock columns (backend.core.clock keeps them
+    equal to deadline_status() of the claim's current round)."""
+    unfinished = Claim.status.not_in(_FINISHED)
+    clocks: list[tuple[str, Any, Any, ColumnElement[bool], ColumnElement[bool]]] = [
+        # name, the due day, the day the clock stopped, in time, open and overdue today
+        (
+            "decision",
+            Claim.decision_due_on,
+            Claim.decided_on,
+            Claim.decided_on <= Claim.decision_due_on,
+            and_(Claim.decided_on.is_(None), Claim.decision_due_on < today),
+        ),
+        (
+            "payment",
+            Claim.payment_due_on,
+            Claim.paid_on,
+            Claim.paid_on <= Claim.payment_due_on,
+            and_(Claim.paid_on.is_(None), Claim.payment_due_on < today),
+        ),
+        (
+            "rejection_notice",
+            Claim.rejection_notice_due_on,
+            Claim.rejection_notified_on,
+            Claim.rejection_notified_on <= Claim.rejection_notice_due_on,
+            and_(Claim.rejection_notified_on.is_(None), Claim.rejection_notice_due_on < today),
+        ),
+        (
+            "advance_payment",
+            Claim.advance_payment_from_on,
+            Claim.decided_on,
+            Claim.decided_on < Claim.advance_payment_from_on,
+            and_(Claim.decided_on.is_(None), Claim.advance_payment_from_on <= today),
+        ),
+    ]
+    columns: list[Any] = []
+    for name, due, done, in_time, overdue in clocks:
+        completed = and_(due.is_not(None), done >= start, done <= end)
+        columns += [
+            func.count(case((completed, 1))).label(f"{name}_completed"),
+            func.count(case((and_(completed, in_time), 1))).label(f"{name}_in_time"),
+            func.count(case((and_(unfinished, overdue), 1))).label(f"{name}_overdue"),
+        ]
+    # One pass over the claims that have a clock at all (the others count nowhere).
+    row = session.execute(
+        select(*columns).where(
+            or_(
+                Claim.decision_due_on.is_not(None),
+                Claim.payment_due_on.is_not(None),
+                Claim.rejection_notice_due_on.is_not(None),
+            ),
+            *of_type,
+        )
+    ).one()
+    rows = []
+    for name, *_ in clocks:
+        completed_count = getattr(row, f"{name}_completed")
+        in_time_count = getattr(row, f"{name}_in_time")
+        rows.append(
+            LegalClockRow(
+                clock=name,
+                completed=completed_count,
+                in_time=in_time_count,
+                late=completed_count - in_time_count,
+                share_in_time=_share(in_time_count, completed_count),
+                open_overdue=getattr(row, f"{name}_overdue"),
+            )
+        )
+    return rows
 
 
 def _open_overdue(session: Session, *, today: date, of_type: list[ColumnElement[bool]]) -> int:
-    raise NotImplementedError("waits for the clock columns of migration 0006")
+    """Open claims with a clock past its due day, or due for an advance payment."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Claim.status.not_in(_FINISHED),
+                or_(
+                    Claim.next_due_on < today,
+                    and_(Claim.decided_on.is_(None), Claim.advance_payment_from_on <= today),
+                ),
+                *of_type,
+            )
+        )
+        or 0
+    )
 
 
 def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) -> NoticeStats:

@@ -58,4 +58,6 @@ def test_stats_count_notices_by_outcome_and_the_ratings_of_closed_claims(
         "by_rating": {"4": 1},
         "claims_closed": 1,
         "response_rate": 1.0,
+        "distribution": [{"rating": r, "answers": int(r == 4)} for r in range(1, 6)],
+        "low_ratings": [],
     }
