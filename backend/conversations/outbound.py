@@ -67,6 +67,19 @@ class NoticeResult:
     retry_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class NoticeDelivery:
+    """A notice's result, and each route's attempt (conversation id, outcome) for the
+    transcript."""
+
+    result: NoticeResult
+    attempts: tuple[tuple[str, DeliveryOutcome], ...] = ()
+
+    @property
+    def conversation_ids(self) -> set[str]:
+        return {conversation_id for conversation_id, _ in self.attempts}
+
+
 def ensure_conversation(session: Session, conversation_id: str) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
@@ -184,7 +197,7 @@ class OutboundService:
 
     # ------------------------------------------------------------ notices
 
-    async def send_notice(
+    async def deliver_notice(
         self,
         *,
         policyholder_id: int,
@@ -194,15 +207,15 @@ class OutboundService:
         client_msg_id: str,
         metadata: Mapping[str, Any],
         plan: NoticePlan | None = None,
-        then: Callable[[Session, NoticeResult], None] | None = None,
-    ) -> NoticeResult:
+    ) -> NoticeDelivery:
         """Send one proactive notice by the route rules (backend/conversations/routes.py).
 
         The first route that takes it wins; a refusal moves to the next route; a
         transient failure stops here (the caller retries the notice later). `plan`:
-        the routes, when the caller planned a batch at once (`plan_notice`). `then`
-        runs in the transaction that records the transcript, so the caller's record of
-        the outcome commits with it.
+        the routes, when the caller planned a batch at once (`plan_notices`). Nothing
+        is written here: the caller writes the delivery (`write_notice`) in the
+        transaction that records the notice's outcome, so both commit together (a
+        worker commits many notices' outcomes in one transaction).
         """
         now = datetime.now(UTC)
         if plan is None:
@@ -211,16 +224,14 @@ class OutboundService:
         result = await self._send_by_plan(
             plan, text, template_id, template_fields, client_msg_id, metadata, now, attempts
         )
+        return NoticeDelivery(result, tuple(attempts))
 
-        def record(session: Session) -> None:
-            for conversation_id, outcome in attempts:
-                self._write(session, conversation_id, [outcome], "system", bot_pending=True)
-            if then is not None:
-                then(session, result)
-
-        if attempts or then is not None:
-            await self._db(record)
-        return result
+    @classmethod
+    def write_notice(cls, session: Session, delivery: NoticeDelivery) -> None:
+        """The transcript rows of what each route tried (sender `system`; the bot hears
+        them at the customer's next turn)."""
+        for conversation_id, outcome in delivery.attempts:
+            cls._write(session, conversation_id, [outcome], "system", bot_pending=True)
 
     async def _send_by_plan(
         self,

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,3 +85,71 @@ async def in_transaction(factory: sessionmaker[Session], work: Callable[[Session
             return work(session)
 
     return await asyncio.to_thread(run)
+
+
+class GroupCommit(Generic[T]):
+    """Group commit: many small writes in few transactions.
+
+    `submit(item)` returns once `item` is committed. The first item starts a
+    transaction at once; items submitted while it is in flight wait and go together
+    in the next one (at most `max_items`), so under load the cost of a transaction
+    (its round trips, its commit) is shared, and when idle nothing waits. A group that
+    fails is written again item by item, so one bad item cannot sink the others: its
+    submitter alone gets the error.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        write: Callable[[Session, list[T]], None],
+        *,
+        max_items: int = 200,
+    ) -> None:
+        self.factory = factory
+        self.write = write
+        self.max_items = max_items
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group = self._waiting[: self.max_items]
+            del self._waiting[: self.max_items]
+            try:
+                await self._commit([item for item, _ in group])
+            except Exception as exc:
+                if len(group) == 1:
+                    _settle(group[0][1], exc)
+                    continue
+                for item, done in group:
+                    await self._commit_one(item, done)
+                continue
+            for _, done in group:
+                _settle(done, None)
+
+    async def _commit(self, items: list[T]) -> None:
+        await in_transaction(self.factory, lambda session: self.write(session, items))
+
+    async def _commit_one(self, item: T, done: asyncio.Future[None]) -> None:
+        try:
+            await self._commit([item])
+        except Exception as exc:
+            _settle(done, exc)
+        else:
+            _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # its submitter was cancelled
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

@@ -7,7 +7,9 @@ writer at a time, BEGIN IMMEDIATE). A worker that dies leaves its rows to the ne
 when the lease ends, so nothing is lost. Each row's lease is renewed just before its
 send, so a slow but living worker never sends a row another worker has taken. The only
 duplicate possible is a notice the platform accepted just before the worker died,
-before its outcome was committed.
+before its outcome was committed. Outcomes commit in groups (`GroupCommit`): a notice's
+outcome waits at most for the commit in flight and its own, so the window is a few
+milliseconds when idle and about one group's commit under load.
 """
 
 from __future__ import annotations
@@ -25,18 +27,29 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from backend.conversations.outbound import NoticePlan, plan_notices
+from backend.conversations.outbound import (
+    NoticeDelivery,
+    NoticePlan,
+    OutboundService,
+    plan_notices,
+)
 from backend.conversations.tracker import tell_the_bot
-from backend.core.db import in_transaction
+from backend.core.db import GroupCommit, in_transaction
 from backend.domain.types import ClaimStatus, NoticeKind
-from backend.models import ChecklistEntry, Claim, OutboxMessage, Policy, ScheduledJob
+from backend.models import (
+    ChecklistEntry,
+    Claim,
+    Conversation,
+    OutboxMessage,
+    Policy,
+    ScheduledJob,
+)
 from backend.notifications import compose
 from backend.notifications.delivery_status import notice_failed_event, record_rejection_delivered
 from backend.notifications.outbox import enqueue
 from channels.messages import OutboundMessage
 
 if TYPE_CHECKING:
-    from backend.conversations.outbound import NoticeResult
     from backend.core.state import Services
 
 log = logging.getLogger(__name__)
@@ -106,11 +119,24 @@ def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
+@dataclass(frozen=True)
+class NoticeOutcome:
+    """What became of one taken notice: its delivery, or why none was tried."""
+
+    notice: DueNotice
+    delivery: NoticeDelivery | None
+    crash: str | None = None  # expired, not composable, crashed
+
+
 class NotificationService:
     def __init__(self, services: Services, *, owner: str) -> None:
         self.services = services
         self.settings = services.settings
         self.owner = owner
+        # Outcomes (with their transcript rows) commit in groups: the notices of a
+        # batch answer at about the same time, and one transaction for all of them
+        # costs little more than one for each.
+        self.outcomes = GroupCommit(services.session_factory, self._record_outcomes)
 
     async def _db(self, work: Callable[[Session], T]) -> T:
         return await in_transaction(self.services.session_factory, work)
@@ -120,8 +146,8 @@ class NotificationService:
 
         One transaction takes the batch, one plans the routes of all its notices; the
         notices then go out concurrently (NOTICE_CONCURRENCY at a time: each waits
-        mostly on a platform's API), and each outcome commits with its transcript row
-        as soon as the platform answered."""
+        mostly on a platform's API), and their outcomes commit with their transcript
+        rows in groups (`GroupCommit`) as the platforms answer."""
         now = datetime.now(UTC)
         taken_at = time.monotonic()
         batch = await self._db(
@@ -140,29 +166,48 @@ class NotificationService:
         # notice that starts later renews its own lease first (a slow platform).
         trusted_until = taken_at + self.settings.notice_lease_seconds / 2
         limit = asyncio.Semaphore(self.settings.notice_concurrency)
-
-        async def one(notice: DueNotice) -> None:
-            async with limit:
-                await self._deliver_leased(notice, plans[notice.policyholder_id], trusted_until)
-
-        await asyncio.gather(*(one(notice) for notice in batch))
+        await asyncio.gather(
+            *(
+                self._deliver_leased(notice, plans[notice.policyholder_id], trusted_until, limit)
+                for notice in batch
+            )
+        )
         return len(batch)
 
     async def _deliver_leased(
-        self, notice: DueNotice, plan: NoticePlan, trusted_until: float
+        self,
+        notice: DueNotice,
+        plan: NoticePlan,
+        trusted_until: float,
+        limit: asyncio.Semaphore,
     ) -> None:
-        if time.monotonic() >= trusted_until and not await self._db(
-            partial(self._renew_lease, notice_id=notice.id)
+        async with limit:
+            if time.monotonic() >= trusted_until and not await self._db(
+                partial(self._renew_lease, notice_id=notice.id)
+            ):
+                # Another worker has taken it meanwhile: leave it to that worker
+                # rather than send it twice.
+                log.warning(
+                    "notice %s: lease lost before sending; left to its new owner", notice.id
+                )
+                return
+            try:
+                outcome = await self.send(notice, plan)
+            except Exception as exc:  # one bad notice must not stop the others
+                log.exception("notice %s: delivery crashed", notice.id)
+                outcome = NoticeOutcome(notice, None, crash=repr(exc))
+        # The platform has answered: its slot is free for the next notice while this
+        # outcome waits for its group's commit.
+        await self.outcomes.submit(outcome)
+        delivery = outcome.delivery
+        if (
+            delivery is not None
+            and notice.kind == NoticeKind.CLOSED.value
+            and delivery.result.outcome in ("sent", "delivered")
+            and delivery.result.route is not None
+            and delivery.result.route.kind != "wechat_template"
         ):
-            # Another worker has taken it meanwhile: leave it to that worker rather
-            # than send it twice.
-            log.warning("notice %s: lease lost before sending; left to its new owner", notice.id)
-            return
-        try:
-            await self.deliver(notice, plan)
-        except Exception as exc:  # one bad notice must not stop the others
-            log.exception("notice %s: delivery crashed", notice.id)
-            await self._finish(notice, None, crash=repr(exc))
+            await self._ask_the_survey(notice, delivery.result.route.conversation_id)
 
     def _renew_lease(self, session: Session, notice_id: int) -> bool:
         now = datetime.now(UTC)
@@ -179,17 +224,16 @@ class NotificationService:
         )
         return bool(getattr(renewed, "rowcount", 0))
 
-    async def deliver(self, notice: DueNotice, plan: NoticePlan | None = None) -> None:
+    async def send(self, notice: DueNotice, plan: NoticePlan | None = None) -> NoticeOutcome:
+        """Compose the notice and send it on the outbound path; nothing is recorded."""
         age = datetime.now(UTC) - notice.created_at
         if age > timedelta(hours=self.settings.notice_max_age_hours):
-            await self._finish(notice, None, crash=f"expired after {age}")
-            return
+            return NoticeOutcome(notice, None, crash=f"expired after {age}")
         try:
             text = compose.render(notice.kind, notice.payload)
         except compose.CompositionError as exc:
-            await self._finish(notice, None, crash=str(exc))
-            return
-        result = await self.services.outbound.send_notice(
+            return NoticeOutcome(notice, None, crash=str(exc))
+        delivery = await self.services.outbound.deliver_notice(
             policyholder_id=notice.policyholder_id,
             text=text,
             template_id=self.settings.wechat_templates.get(notice.kind),
@@ -197,15 +241,8 @@ class NotificationService:
             client_msg_id=f"notice-{notice.id}",
             metadata={"outbox_id": notice.id, "notice": notice.kind},
             plan=plan,
-            then=lambda session, outcome: self._record_outcome(session, notice, outcome),
         )
-        if (
-            notice.kind == NoticeKind.CLOSED.value
-            and result.outcome in ("sent", "delivered")
-            and result.route is not None
-            and result.route.kind != "wechat_template"
-        ):
-            await self._ask_the_survey(notice, result.route.conversation_id)
+        return NoticeOutcome(notice, delivery)
 
     async def _ask_the_survey(self, notice: DueNotice, conversation_id: str) -> None:
         """After `closed` the bot asks its rating question (its survey form), knowing
@@ -223,32 +260,54 @@ class NotificationService:
         except Exception as exc:  # the notice itself went out; the survey is best effort
             log.warning("notice %s: asking the survey failed: %s", notice.id, exc)
 
-    async def _finish(self, notice: DueNotice, result: None, *, crash: str) -> None:
-        """A notice that failed before any platform saw it (expired, not composable,
-        crashed)."""
-        await self._db(lambda s: self._record_outcome(s, notice, result, crash=crash))
+    def _record_outcomes(self, session: Session, outcomes: list[NoticeOutcome]) -> None:
+        """Record a group of outcomes in one transaction: their conversations and outbox
+        rows are read in two queries (the rows locked), then each outcome is applied."""
+        conversation_ids = {
+            conversation_id
+            for outcome in outcomes
+            if outcome.delivery is not None
+            for conversation_id in outcome.delivery.conversation_ids
+        }
+        # Held here: the session's identity map keeps only weak references, and
+        # ensure_conversation finds them there instead of asking one by one.
+        conversations = (
+            session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids))).all()
+            if conversation_ids
+            else []
+        )
+        rows = {
+            row.id: row
+            for row in session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_([o.notice.id for o in outcomes]))
+                .order_by(OutboxMessage.id)
+                .with_for_update()
+            )
+        }
+        for outcome in outcomes:
+            if outcome.delivery is not None:
+                OutboundService.write_notice(session, outcome.delivery)
+            self._record_outcome(session, rows.get(outcome.notice.id), outcome)
+        del conversations
 
     def _record_outcome(
-        self,
-        session: Session,
-        notice: DueNotice,
-        result: NoticeResult | None,
-        *,
-        crash: str | None = None,
+        self, session: Session, row: OutboxMessage | None, outcome: NoticeOutcome
     ) -> None:
         settings = self.settings
-        row = session.get(OutboxMessage, notice.id, with_for_update=True)
+        notice = outcome.notice
         if row is None or row.status != "sending" or row.lease_owner != self.owner:
             log.warning("notice %s: lease lost before its outcome was recorded", notice.id)
             return
         now = datetime.now(UTC)
         row.lease_owner = None
         row.lease_until = None
-        if result is None:
+        if outcome.delivery is None:
             row.status = "failed"
-            row.last_error = crash
-            notice_failed_event(session, row, crash or "failed")
+            row.last_error = outcome.crash
+            notice_failed_event(session, row, outcome.crash or "failed")
             return
+        result = outcome.delivery.result
         if result.route is not None:
             row.route = result.route.kind
             row.conversation_id = result.route.conversation_id
