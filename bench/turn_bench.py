@@ -1,7 +1,7 @@
 """Where a chat turn's time goes: bare Rasa against the whole WeChat path, one run.
 
 Usage: .venv/bin/python bench/turn_bench.py [--levels 1,20,50] [--sequential 5]
-       [--database postgres] [--profile DIR]
+       [--database postgres] [--profile DIR] [--model models/other.tar.gz]
 
 Starts the real stack as `make run` and the e2e tests do (tests/e2e/stack.py: app,
 Rasa with the trained model, action server, notifications worker; throw-away SQLite by
@@ -50,11 +50,12 @@ import httpx
 
 from bench.harness import SCRIPT, group_cpu_seconds, load_average, pct
 from tests.conftest import scratch_postgres
-from tests.e2e.stack import Stack, running_stack
+from tests.e2e.stack import MODEL, Stack, running_stack
 from tests.fakes.fake_wechat import FakeWeChat, WeChatCallbacks
 
 WECHAT_TOKEN = "bench-wechat-token"
 PUSH_WAIT_SECONDS = 60.0
+IDLE_SECONDS = 10.0
 
 
 @dataclass
@@ -212,7 +213,7 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
         }
         if database_url:
             app_env["DATABASE_URL"] = database_url
-        with running_stack(workdir, app_env) as stack:
+        with running_stack(workdir, app_env, args.model.resolve()) as stack:
             groups = {name: p.pid for name, p in stack.processes.items()}
             limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
             async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -220,6 +221,16 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
                 # Warm-up: one conversation each way (caches, connections, lazy imports).
                 for path in ("rest", "wechat"):
                     await senders.conversation(Phase(path, 1))
+                # What the stack burns with nobody talking (pollers, timers): part of
+                # every phase's CPU, more of it per turn the slower the turns come.
+                before = group_cpu_seconds(groups.values())
+                await asyncio.sleep(IDLE_SECONDS)
+                after = group_cpu_seconds(groups.values())
+                idle = ", ".join(
+                    f"{name} {1000 * (after[pid] - before[pid]) / IDLE_SECONDS:.0f}"
+                    for name, pid in groups.items()
+                )
+                print(f"idle CPU, ms per second: {idle}", flush=True)
                 phases: list[Phase] = []
                 for level in levels:
                     for path in ("rest", "wechat"):
@@ -263,10 +274,12 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=5, help="conversations at 1 sender")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=MODEL)
     args = parser.parse_args()
     print(
         f"turn bench, {date.today().isoformat()}, {os.cpu_count()} cores "
-        f"{platform.machine()}, database {args.database}, load average {load_average()}; "
+        f"{platform.machine()}, database {args.database}, model {args.model}, "
+        f"load average {load_average()}; "
         f"{len(SCRIPT)} messages per conversation"
     )
     with tempfile.TemporaryDirectory() as tmp:

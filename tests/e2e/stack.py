@@ -37,6 +37,7 @@ class Stack:
     app_port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
+    model: Path = MODEL  # bench/turn_bench.py --model compares another model
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -95,8 +96,8 @@ class Stack:
         raise RuntimeError(f"{name} not ready after {seconds:.0f} s:\n{self.log(name)}")
 
     def start(self, app_env: dict[str, str] | None = None) -> None:
-        if not MODEL.exists():
-            raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
+        if not self.model.exists():
+            raise RuntimeError(f"no trained model at {self.model}: run `make train` first")
         env = self.env(app_env)
         py = str(ROOT / ".venv" / "bin" / "python")
         for step in ("migrate", "demo-data"):
@@ -138,7 +139,7 @@ class Stack:
                 "bot.server",  # Rasa, with the action server's answers checked faster
                 "run",
                 "--model",
-                str(MODEL),
+                str(self.model),
                 "--enable-api",
                 "--auth-token",
                 RASA_TOKEN,
@@ -179,8 +180,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(workdir: Path, app_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    stack = Stack(workdir)
+def running_stack(
+    workdir: Path, app_env: dict[str, str] | None = None, model: Path = MODEL
+) -> Iterator[Stack]:
+    stack = Stack(workdir, model=model)
     try:
         stack.start(app_env)
         yield stack
