@@ -11,6 +11,7 @@ the generic channel runtime.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -31,6 +32,7 @@ from backend.documents.service import open_document_store
 from backend.models import OutboxMessage
 from channels.runtime import ChannelRuntime, open_channel_runtime
 from channels.twilio.outbound import open_twilio_channel
+from channels.twilio.router import answer_sms
 from channels.webchat.outbound import WebChatChannel
 from channels.wechat.outbound import open_wechat_channel
 
@@ -124,4 +126,5 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.outbound = OutboundService(services)
         services.gateway = AppGateway(services)
         services.handoffs = HandoffService(services)
+        runtime.answerers["sms"] = functools.partial(answer_sms, runtime, services.gateway)
         yield services

@@ -11,7 +11,8 @@ Contract the app must keep:
   gateway must open its own database session / transaction per call and must not hold
   on to the request's.
 - `handle_inbound` is called at most once per `InboundMessage.dedup_key` (per Redis, or
-  per process without Redis); the platform's retries never reach it. Keep a unique
+  per process without Redis; an SMS: once per `accept`, and again only after the
+  replica answering it died); the platform's retries never reach it. Keep a unique
   constraint on (channel, platform_message_id) anyway: a crash between the platform's
   delivery and the dedup mark can still replay one.
 - Expected failures (Rasa down or slow, backend errors) are the gateway's to handle:
@@ -47,6 +48,22 @@ class ConversationGateway(Protocol):
         Media was already downloaded and stored through `store_media`: the message's
         `attachments` carry the document ids; `media_error` says why a download failed.
         """
+        ...
+
+    async def accept(self, message: InboundMessage) -> bool:
+        """Make `message` durable before answering the platform's webhook, when the
+        platform will not send it again once it has its 200 (Twilio): store it in the
+        transcript as an accepted, unanswered turn, in one transaction. False when it
+        was accepted before (a duplicate delivery): do not answer it again.
+
+        `handle_inbound` then answers an accepted message instead of dropping it as
+        already stored, and `answered` ends it. One whose replica died in between is
+        handed to `ChannelRuntime.answerers` again by the app, on any replica.
+        """
+        ...
+
+    async def answered(self, message: InboundMessage) -> None:
+        """The accepted `message` has had its answer (or needs none)."""
         ...
 
     async def store_media(

@@ -7,7 +7,7 @@ Outbound: what the bot or an agent says back (text with optional buttons, media 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -59,6 +59,23 @@ class InboundMessage:
         if self.original_text is not None and self.original_text != self.text:
             return self.text
         return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, to keep an accepted message until it is answered; `raw` (the
+        platform's whole form, personal data included) is left out."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "raw"}
+        values["created_at"] = self.created_at.isoformat() if self.created_at else None
+        values["attachments"] = [asdict(a) for a in self.attachments]
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> InboundMessage:
+        known = {f.name for f in fields(cls)} - {"raw"}
+        kept = {name: value for name, value in values.items() if name in known}
+        if kept.get("created_at"):
+            kept["created_at"] = datetime.fromisoformat(kept["created_at"])
+        kept["attachments"] = tuple(Attachment(**a) for a in kept.get("attachments") or ())
+        return cls(**kept)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from channels.broadcast import Broadcast
 from channels.buttons import ButtonMemory
 from channels.dedup import Deduplicator
 from channels.delivery import ChannelAdapter
+from channels.messages import InboundMessage
 from channels.settings import ChannelSettings
 from channels.store import KeyValueStore, MemoryStore, RedisStore
 from channels.turns import TurnRegistry
@@ -43,6 +44,11 @@ class ChannelRuntime:
     turns: TurnRegistry = field(init=False)
     # One outbound adapter per conversation prefix ("wechat", "sms", "web").
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
+    # Per channel whose messages are accepted before they are answered (`gateway.accept`):
+    # how to answer one again whose replica died (set by the composition root).
+    answerers: dict[str, Callable[[InboundMessage], Coroutine[Any, Any, None]]] = field(
+        default_factory=dict
+    )
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

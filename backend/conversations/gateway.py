@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from backend.conversations.rasa import RasaError
 from backend.conversations.tracker import tell_the_bot
 from backend.core.db import in_transaction
 from backend.documents.service import store_document
-from backend.models import TranscriptMessage
+from backend.models import InboundTurn, TranscriptMessage
 from backend.notifications.delivery_status import record_notice_status
 from channels.delivery import DeliveryOutcome
 from channels.messages import (
@@ -67,6 +67,14 @@ _STATUS_ORDER = {
 }
 
 
+class Recorded(NamedTuple):
+    stored: bool  # to be answered: new, or accepted and not answered yet
+    mode: str
+    opted_out: bool
+    rejoined: bool
+    new_row: TranscriptMessage | None  # the row written now (None for one found)
+
+
 class AppGateway:
     def __init__(self, services: Services) -> None:
         self.state = services
@@ -79,8 +87,90 @@ class AppGateway:
 
     # ------------------------------------------------------------ inbound
 
+    async def accept(self, message: InboundMessage) -> bool:
+        """Make `message` durable before the platform hears 200 (it will not send it
+        again): its transcript row and an unanswered inbound turn, in one transaction.
+        False when it was accepted before (the platform sent it twice)."""
+        claimed_until = datetime.now(UTC) + timedelta(seconds=self.settings.inbound_lease_seconds)
+
+        def work(session: Session) -> bool:
+            recorded = self._record_inbound(session, message)
+            if recorded.new_row is None:
+                return False
+            session.add(
+                InboundTurn(
+                    transcript_message_id=recorded.new_row.id,
+                    conversation_id=message.conversation_id,
+                    channel=message.channel,
+                    message=message.to_dict(),
+                    rejoined=recorded.rejoined,
+                    claimed_until=claimed_until,
+                )
+            )
+            return True
+
+        return await self._db(work)
+
+    async def answered(self, message: InboundMessage) -> None:
+        """The accepted `message` has had its answer (or needs none): no replica takes
+        it up again."""
+        if message.platform_message_id is None:
+            return
+        await self._db(lambda s: _finish_turn(s, message, datetime.now(UTC)))
+
+    async def claim_unanswered(self, limit: int) -> list[InboundMessage]:
+        """Accepted messages whose replica died before answering them (their claim has
+        run out), now claimed by this one. One that failed INBOUND_MAX_ATTEMPTS times is
+        given up (logged) rather than answered forever."""
+        settings = self.settings
+
+        def work(session: Session) -> list[InboundMessage]:
+            now = datetime.now(UTC)
+            stalled = session.execute(
+                select(InboundTurn.id, InboundTurn.attempts)
+                .where(InboundTurn.answered_at.is_(None), InboundTurn.claimed_until < now)
+                .order_by(InboundTurn.id)
+                .limit(limit)
+            ).all()
+            claimed = []
+            for turn_id, attempts in stalled:
+                give_up = attempts >= settings.inbound_max_attempts
+                # Conditional on the claim we read (each claim counts an attempt): of two
+                # replicas, one wins each row.
+                change: dict[str, Any] = (
+                    {"answered_at": now}
+                    if give_up
+                    else {
+                        "claimed_until": now + timedelta(seconds=settings.inbound_lease_seconds),
+                        "attempts": attempts + 1,
+                    }
+                )
+                result = session.execute(
+                    update(InboundTurn)
+                    .where(
+                        InboundTurn.id == turn_id,
+                        InboundTurn.attempts == attempts,
+                        InboundTurn.answered_at.is_(None),
+                    )
+                    .values(**change)
+                    .execution_options(synchronize_session=False)
+                )
+                won = bool(getattr(result, "rowcount", 0))
+                if won and give_up:
+                    log.error("inbound turn %s failed %s times: given up", turn_id, attempts)
+                elif won:
+                    claimed.append(turn_id)
+            rows = session.scalars(
+                select(InboundTurn.message)
+                .where(InboundTurn.id.in_(claimed))
+                .order_by(InboundTurn.id)
+            )
+            return [InboundMessage.from_dict(message) for message in rows]
+
+        return await self._db(work)
+
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
-        stored, mode, opted_out, rejoined = await self._db(
+        stored, mode, opted_out, rejoined, _row = await self._db(
             lambda s: self._record_inbound(s, message)
         )
         if not stored:
@@ -135,10 +225,8 @@ class AppGateway:
         )
         return []
 
-    def _record_inbound(
-        self, session: Session, message: InboundMessage
-    ) -> tuple[bool, str, bool, bool]:
-        """Store the message; return (stored, mode, opted_out, rejoined)."""
+    def _record_inbound(self, session: Session, message: InboundMessage) -> Recorded:
+        """Store the message, or find it accepted and unanswered."""
         conversation = ensure_conversation(session, message.conversation_id)
         conversation.last_inbound_at = datetime.now(UTC)
         if message.kind != "event" or message.event == "click":
@@ -159,23 +247,27 @@ class AppGateway:
         if message.kind == "event":
             text = f"[{message.event}{':' + message.event_key if message.event_key else ''}]"
         nested = session.begin_nested()
+        row = TranscriptMessage(
+            conversation_id=message.conversation_id,
+            direction="inbound",
+            sender="customer",
+            channel=message.channel,
+            text=text,
+            document_id=message.attachments[0].document_id if message.attachments else None,
+            platform_message_id=message.platform_message_id,
+        )
         try:
-            session.add(
-                TranscriptMessage(
-                    conversation_id=message.conversation_id,
-                    direction="inbound",
-                    sender="customer",
-                    channel=message.channel,
-                    text=text,
-                    document_id=message.attachments[0].document_id if message.attachments else None,
-                    platform_message_id=message.platform_message_id,
-                )
-            )
+            session.add(row)
             nested.commit()
         except IntegrityError:
             nested.rollback()
-            return False, conversation.mode, conversation.opted_out, False
-        return True, conversation.mode, conversation.opted_out, rejoined
+            # Stored before: a replay, unless it was accepted (`accept`) and still waits
+            # for its answer, which this call gives.
+            turn = _unanswered_turn(session, message)
+            if turn is None:
+                return Recorded(False, conversation.mode, conversation.opted_out, False, None)
+            return Recorded(True, conversation.mode, conversation.opted_out, turn.rejoined, None)
+        return Recorded(True, conversation.mode, conversation.opted_out, rejoined, row)
 
     def _bot_input(self, message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
         metadata: dict[str, Any] = {"channel": message.channel}
@@ -272,9 +364,7 @@ class AppGateway:
 
         def work(session: Session) -> None:
             session.execute(statement.values(delivery_status=status, error_code=error_code))
-            record_notice_status(
-                session, self.settings, platform_message_id, status, error_code
-            )
+            record_notice_status(session, self.settings, platform_message_id, status, error_code)
 
         await self._db(work)
 
@@ -307,6 +397,42 @@ class AppGateway:
             log.info("conversation %s opted out (%s)", conversation_id, reason)
 
         await self._db(work)
+
+
+def _accepted(message: InboundMessage) -> Any:
+    """The transcript row of an accepted message, as a subquery of its id."""
+    return (
+        select(TranscriptMessage.id)
+        .where(
+            TranscriptMessage.channel == message.channel,
+            TranscriptMessage.direction == "inbound",
+            TranscriptMessage.platform_message_id == message.platform_message_id,
+        )
+        .scalar_subquery()
+    )
+
+
+def _unanswered_turn(session: Session, message: InboundMessage) -> InboundTurn | None:
+    if message.platform_message_id is None:
+        return None
+    return session.scalars(
+        select(InboundTurn).where(
+            InboundTurn.transcript_message_id == _accepted(message),
+            InboundTurn.answered_at.is_(None),
+        )
+    ).first()
+
+
+def _finish_turn(session: Session, message: InboundMessage, now: datetime) -> None:
+    session.execute(
+        update(InboundTurn)
+        .where(
+            InboundTurn.transcript_message_id == _accepted(message),
+            InboundTurn.answered_at.is_(None),
+        )
+        .values(answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def transcript(session: Session, conversation_id: str) -> list[TranscriptMessage]:

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, utcnow
@@ -61,6 +71,36 @@ class TranscriptMessage(Base):
         UniqueConstraint("channel", "direction", "platform_message_id"),
         Index("ix_transcript_bot_pending", "conversation_id", "bot_pending"),
     )
+
+
+class InboundTurn(Base):
+    """A customer message accepted from a platform that will not send it again (an SMS:
+    Twilio has had its 200), kept until its turn is answered. Written in the transaction
+    that stores the message in the transcript; a replica killed before answering leaves
+    it here, and another one answers it once its claim has run out
+    (backend/conversations/inbox.py)."""
+
+    __tablename__ = "inbound_turns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The message's transcript row; its unique (channel, direction, platform message id)
+    # makes a second acceptance of the same message fail.
+    transcript_message_id: Mapped[int] = mapped_column(
+        ForeignKey("transcript_messages.id"), unique=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    # The message as accepted (`InboundMessage.to_dict()`, without the platform's form).
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # It brought an opted-out conversation back (SMS START): the bot greets.
+    rejoined: Mapped[bool] = mapped_column(default=False, server_default=false())
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A replica is answering it until then; after that another may take it.
+    claimed_until: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    answered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_inbound_turns_unanswered", "answered_at", "claimed_until"),)
 
 
 class Handoff(Base):

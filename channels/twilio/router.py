@@ -3,6 +3,9 @@
 Both are signature-checked over the public URL first (403, nothing else happens).
 The SMS webhook answers empty TwiML at once and answers the person through the REST
 API from a background task: Twilio gives a webhook 15 s, a bot turn may need longer.
+Twilio does not send a message again once it has its 200, so the message is made
+durable first (`gateway.accept`, which also drops a duplicate); should this replica die
+before answering it, another one does (`answer_sms` through `ChannelRuntime.answerers`).
 """
 
 from __future__ import annotations
@@ -68,16 +71,17 @@ async def receive_sms(request: Request, runtime: RuntimeDep, gateway: GatewayDep
         message = to_inbound(fields)
     except SmsParseError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    if await runtime.dedup.seen(message.dedup_key):
+    if not await gateway.accept(message):
         logger.info("twilio: %s already received, dropped", message.platform_message_id)
     else:
-        runtime.spawn(_answer_sms(runtime, gateway, message))
+        runtime.spawn(answer_sms(runtime, gateway, message))
     return Response(content=EMPTY_TWIML, media_type="application/xml")
 
 
-async def _answer_sms(
+async def answer_sms(
     runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
 ) -> None:
+    """Answer an accepted SMS: the bot's turn (or an apology), sent over the REST API."""
     opted_out = message.kind == "event" and message.event == "unsubscribe"
     replies: list[OutboundMessage]
     try:
@@ -93,9 +97,11 @@ async def _answer_sms(
         fallback = runtime.settings.fallback_reply_text
         replies = [OutboundMessage(text=fallback)] if fallback else []
     if opted_out:
+        await gateway.answered(message)
         return  # Twilio has confirmed the STOP itself; anything more would get 21610
     await runtime.buttons.remember(message.conversation_id, replies)
     await gateway.deliver(message.conversation_id, replies)
+    await gateway.answered(message)
 
 
 @router.post("/status")

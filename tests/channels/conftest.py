@@ -56,6 +56,8 @@ class RecordingGateway:
     outbound: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[tuple[str, str, str | None]] = field(default_factory=list)
     opted_out: list[tuple[str, str]] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    answered_keys: list[str] = field(default_factory=list)
     runtime: ChannelRuntime | None = None
 
     async def deliver(self, conversation_id: str, messages: Sequence[OutboundMessage]) -> None:
@@ -74,6 +76,16 @@ class RecordingGateway:
             )
             if outcome.failure == "opted_out":
                 await self.mark_opted_out(conversation_id, reason="sms_21610")
+
+    async def accept(self, message: InboundMessage) -> bool:
+        """As the app: a message accepted once; a second delivery of it is refused."""
+        if message.dedup_key in self.accepted:
+            return False
+        self.accepted.append(message.dedup_key)
+        return True
+
+    async def answered(self, message: InboundMessage) -> None:
+        self.answered_keys.append(message.dedup_key)
 
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
         self.inbound.append(message)

@@ -240,7 +240,8 @@ def start_app(
 ) -> Iterator[StartApp]:
     """Start the real app. Options: database_url (default a fresh SQLite file), aes_key
     (WeChat safe mode), reply_budget (WECHAT_REPLY_BUDGET_SECONDS), redis ((url, prefix)
-    for the channel runtime), rasa_url (default the fake Rasa)."""
+    for the channel runtime), rasa_url (default the fake Rasa); any other Settings field
+    by name."""
     running: list[RunningApp] = []
 
     def start(
@@ -250,6 +251,7 @@ def start_app(
         reply_budget: float = 4.0,
         redis: tuple[str, str] | None = None,
         rasa_url: str | None = None,
+        **overrides: Any,
     ) -> RunningApp:
         url = database_url or str(request.getfixturevalue("sqlite_url"))
         redis_url, prefix = redis or (None, "claims:channels:")
@@ -275,6 +277,7 @@ def start_app(
             twilio_http_timeout_seconds=3.0,
             redis_key_prefix=prefix,
             redis_url=redis_url,
+            **overrides,
         )
         channel_settings = settings.channels
         sock = socket.socket()
