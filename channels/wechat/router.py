@@ -171,7 +171,10 @@ async def receive_callback(request: Request, runtime: RuntimeDep, gateway: Gatew
         await gateway.deliver(result.conversation_id, result.messages)
 
     async def on_passive(result: TurnResult) -> None:
-        await _record_passive(gateway, result)
+        # The transcript row is written after the answer went out: a database write
+        # (SQLite queues writers) never stands between a finished turn and WeChat's
+        # 5-second limit. The runtime drains such work at shutdown.
+        runtime.spawn(_record_passive(gateway, result))
 
     result = await runtime.turns.answer(
         message.dedup_key,

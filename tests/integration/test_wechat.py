@@ -55,6 +55,7 @@ def test_text_reaches_the_bot_and_the_answer_is_the_passive_reply(
     [asked] = app.rasa.received
     assert (asked["sender"], asked["message"]) == (f"wechat:{openid}", "我要报案")
     assert asked["metadata"]["channel"] == "wechat"
+    app.wait_for_transcript(f"wechat:{openid}", 2)  # the reply's row follows the reply
     assert rows(app, f"wechat:{openid}") == [
         ("inbound", "customer", "wechat", "我要报案", msg_id, None),
         ("outbound", "bot", "wechat", "你说：我要报案", None, "sent"),
@@ -196,7 +197,7 @@ def test_image_is_stored_as_an_encrypted_document_and_given_to_the_bot(
         },
     )
     assert content.status_code == 200 and content.content == JPEG
-    [inbound, _] = app.transcript(conversation_id)
+    [inbound, _] = app.wait_for_transcript(conversation_id, 2)
     assert (inbound.document_id, inbound.platform_message_id) == (document_id, msg_id)
 
 
