@@ -14,10 +14,11 @@ RASA := .venv-bot/bin/rasa
 MODEL := models/claims.tar.gz
 BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data bot/dictionary bot/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help setup run test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e validate-bot train lock clean
+.PHONY: help setup run run-scaled test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e validate-bot train lock clean
 
 help:
 	@echo "make run    - set up everything, then run app :8000, Rasa :5005, actions :5055"
+	@echo "make run-scaled - nginx :8080 before two of every process on PostgreSQL + Redis (docs/deploy.md)"
 	@echo "make test   - set up everything, then run every test suite, lint and type checks"
 	@echo "make lock   - re-resolve both lock files after editing pyproject.toml / bot/requirements.in"
 
@@ -54,6 +55,13 @@ run: setup $(MODEL)
 	$(APP_PY) -m backend.cli migrate
 	$(APP_PY) -m backend.cli demo-data
 	@scripts/run-all.sh
+
+# The production-like topology (docs/deploy.md): nginx in front of two app and two Rasa
+# replicas, two action servers, two notification workers, PostgreSQL and Redis.
+run-scaled: setup $(MODEL)
+	@scripts/check-services.sh
+	@scripts/ensure-nginx.sh
+	@scripts/run-scaled.sh
 
 APP_CODE := backend channels tests bench
 lint: .venv/.installed
