@@ -11,9 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from backend.audit.router import router as audit_router
 from backend.claims.router import router as claims_router
 from backend.composition import open_services
+from backend.console.figures import router as figures_router
 from backend.console.router import STATIC_DIR as CONSOLE_STATIC
 from backend.console.router import ConsoleHeaders
 from backend.console.router import router as console_router
+from backend.console.workbench import router as workbench_router
 from backend.conversations.handoff_router import router as handoff_router
 from backend.conversations.inbox import answering_unanswered
 from backend.conversations.router import router as conversations_router
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wechat_router, responses=WEBHOOK_ERRORS)
     app.include_router(twilio_router, responses=WEBHOOK_ERRORS)
     app.include_router(console_router)
+    app.include_router(workbench_router)
+    app.include_router(figures_router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     if resolved.web_chat_enabled:
         app.include_router(webchat_router)

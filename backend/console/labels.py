@@ -67,3 +67,43 @@ def masked(conversation_id: str) -> str:
     if len(rest) <= 6:
         return conversation_id
     return f"{kind}:…{rest[-6:]}"
+
+
+EVENTS = {
+    "reported": "报案",
+    "status_changed": "状态变更",
+    "risk_flagged": "风险提示",
+    "sent_to_manual_review": "转人工审核",
+    "document_attached": "收到材料",
+    "documents_requested": "要求补充材料",
+    "rejection_notice_sent": "拒赔通知已送达",
+    "payment_failed": "支付失败",
+    "notice_failed": "通知发送失败",
+}
+ACTORS = {
+    "customer": "客户",
+    "agent": "客服",
+    "adjuster": "理赔员",
+    "system_rule": "系统规则",
+    "payment_system": "支付系统",
+    "notifications": "通知服务",
+}
+RISKS = {
+    "early_claim": "保单生效不久即出险",
+    "near_limit": "接近保额上限",
+    "duplicate_document": "材料与其他案件重复",
+    "frequent_claims": "频繁报案",
+    "late_report": "报案迟延",
+}
+FAST_TRACK = "快速理赔"
+
+
+def days_left(days: int | None) -> str:
+    """剩 3 天 / 今天到期 / 逾期 2 天."""
+    if days is None:
+        return ""
+    if days > 0:
+        return f"剩 {days} 天"
+    if days == 0:
+        return "今天到期"
+    return f"逾期 {-days} 天"

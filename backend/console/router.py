@@ -55,6 +55,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
+        # A claim's PDF documents are shown in a frame of the claim page.
+        "frame-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
@@ -67,6 +69,20 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
+# A decrypted document may be framed by our own claim page only, and runs nothing.
+DOCUMENT_POLICY = "default-src 'none'; img-src 'self'; frame-ancestors 'self'; base-uri 'none'"
+DOCUMENT_HEADERS = (
+    (b"content-security-policy", DOCUMENT_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+)
+
+
+def _is_document(path: str) -> bool:
+    """/console/claims/<claim number>/documents/<document id>"""
+    parts = path.split("/")
+    return len(parts) == 6 and parts[1:3] == ["console", "claims"] and parts[4] == "documents"
 
 
 class ConsoleHeaders:
@@ -82,15 +98,16 @@ class ConsoleHeaders:
             await self.app(scope, receive, send)
             return
         static = path.startswith("/console/static/")
+        security = DOCUMENT_HEADERS if _is_document(path) else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.lower() not in {name for name, _ in SECURITY_HEADERS}
+                    if k.lower() not in {name for name, _ in security}
                 ]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(security)
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
