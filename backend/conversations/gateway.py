@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from backend.conversations import handoffs
 from backend.conversations.outbound import ensure_conversation
 from backend.conversations.rasa import RasaError
-from backend.conversations.tracker import tell_the_bot
+from backend.conversations.tracker import Unheard, tell_the_bot, unheard_by_bot
 from backend.core.db import in_transaction
 from backend.documents.service import store_document
 from backend.models import InboundTurn, TranscriptMessage
@@ -170,9 +170,13 @@ class AppGateway:
         return await self._db(work)
 
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
-        stored, mode, opted_out, rejoined, _row = await self._db(
-            lambda s: self._record_inbound(s, message)
-        )
+        def record(session: Session) -> tuple[Recorded, list[Unheard]]:
+            # What the bot has not heard yet is read in the same transaction: one
+            # transaction fewer on every turn's path.
+            recorded = self._record_inbound(session, message)
+            return recorded, unheard_by_bot(session, message.conversation_id)
+
+        (stored, mode, opted_out, rejoined, _row), unheard = await self._db(record)
         if not stored:
             log.info("inbound %s already stored: not answered again", message.dedup_key)
             return []
@@ -194,7 +198,7 @@ class AppGateway:
         if text is None:
             return []
         turn_began = datetime.now(UTC)
-        answers = await self.ask_bot(message.conversation_id, text, metadata)
+        answers = await self.ask_bot(message.conversation_id, text, metadata, unheard=unheard)
         # The bot's action may have handed the conversation over during the turn: the
         # customer hears where they stand with the bot's own answer.
         followup = await self._db(
@@ -291,11 +295,17 @@ class AppGateway:
         return message.text, metadata
 
     async def ask_bot(
-        self, conversation_id: str, text: str, metadata: dict[str, Any]
+        self,
+        conversation_id: str,
+        text: str,
+        metadata: dict[str, Any],
+        *,
+        unheard: list[Unheard] | None = None,
     ) -> list[OutboundMessage]:
         """One bot turn through Rasa's REST channel; an apology when Rasa fails. What
-        was said outside the bot's turns since its last one is appended first."""
-        await tell_the_bot(self.state, conversation_id)
+        was said outside the bot's turns since its last one is appended first
+        (`unheard`, when the caller has read it already)."""
+        await tell_the_bot(self.state, conversation_id, unheard)
         try:
             answers = [
                 OutboundMessage.from_rasa(m)

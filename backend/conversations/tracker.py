@@ -55,11 +55,15 @@ def _mark_heard(session: Session, ids: list[int]) -> None:
     )
 
 
-async def tell_the_bot(services: Services, conversation_id: str) -> bool:
+async def tell_the_bot(
+    services: Services, conversation_id: str, unheard: list[Unheard] | None = None
+) -> bool:
     """Append what the bot has not heard yet to its tracker. False when Rasa could not
-    take it: the rows stay pending and go with the next turn."""
+    take it: the rows stay pending and go with the next turn. `unheard`, when the
+    caller read it in its own transaction (`unheard_by_bot`), saves reading it again."""
     factory = services.session_factory
-    unheard = await in_transaction(factory, lambda s: unheard_by_bot(s, conversation_id))
+    if unheard is None:
+        unheard = await in_transaction(factory, lambda s: unheard_by_bot(s, conversation_id))
     if not unheard:
         return True
     try:
