@@ -39,7 +39,10 @@ async def main(model: str, runs: int) -> None:
     from rasa_sdk.executor import ActionExecutor
     from rasa_sdk.interfaces import ActionExecutionRejection
 
+    from bot import server
     from tests.bot.fake_backend import BOT_TOKEN, FakeBackend
+
+    server.install()  # as `make run` starts Rasa (bot/server.py)
 
     runners = []
 
