@@ -35,12 +35,12 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -217,9 +217,16 @@ def _percentiles(
     groups: Sequence[Any] = (),
     source: FromClause,
     where: Iterable[Any],
+    total: bool = False,
 ) -> dict[tuple[Any, ...], _Percentiles]:
-    """Nearest-rank p50 and p90 of `value` per group (the key () without groups)."""
+    """Nearest-rank p50 and p90 of `value` per group (the key () without groups), and
+    with `total` over all groups as well, under the key ()."""
     conditions = list(where)
+    if total and groups and not sql.postgres:
+        both = _percentiles(sql, session, value, groups=groups, source=source, where=conditions)
+        both.update(_percentiles(sql, session, value, source=source, where=conditions))
+        return both
+    rollup = total and len(groups) == 1 and sql.postgres
     labelled = [group.label(f"g{i}") for i, group in enumerate(groups)]
     statement: Any
     if sql.postgres:
@@ -229,11 +236,15 @@ def _percentiles(
                 func.count().label("n"),
                 func.percentile_disc(0.5).within_group(value.asc()).label("p50"),
                 func.percentile_disc(0.9).within_group(value.asc()).label("p90"),
+                (func.grouping(*groups) if rollup else literal_column("0")).label("is_total"),
             )
             .select_from(source)
             .where(*conditions)
         )
-        if labelled:
+        if rollup:
+            # ROLLUP (g) = the groups and the grand total, in one sort.
+            statement = statement.group_by(func.rollup(*groups))
+        elif labelled:
             statement = statement.group_by(*groups)
     else:
         partition = list(groups) or None
@@ -255,12 +266,13 @@ def _percentiles(
             func.coalesce(func.max(ranked.c.n), 0).label("n"),
             func.max(case((ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.v))).label("p50"),
             func.max(case((ranked.c.rn == (9 * ranked.c.n + 9) // 10, ranked.c.v))).label("p90"),
+            literal_column("0").label("is_total"),
         )
         if keys:
             statement = statement.group_by(*keys)
     result: dict[tuple[Any, ...], _Percentiles] = {}
     for row in session.execute(statement):
-        key = tuple(row[: len(groups)])
+        key = () if row.is_total else tuple(row[: len(groups)])
         if row.n:
             result[key] = _Percentiles(int(row.n), row.p50, row.p90)
     return result
@@ -295,40 +307,32 @@ def figures(
     )
     reported = [Claim.reported_on >= start, Claim.reported_on <= end, *of_type]
 
-    by_status = {
-        str(status): count
-        for status, count in session.execute(
-            select(Claim.status, func.count()).where(*reported).group_by(Claim.status)
-        )
-    }
-    by_type = {
-        str(kind): count
-        for kind, count in session.execute(
-            select(Claim.claim_type, func.count()).where(*reported).group_by(Claim.claim_type)
-        )
-    }
-    cycle_seconds = sql.seconds_between(Claim.created_at, Claim.paid_at)
-    paid = [Claim.paid_at.is_not(None), sql.in_period(Claim.paid_at), *of_type]
-    cycle = _percentiles(sql, session, cycle_seconds, source=Claim.__table__, where=paid).get(())
+    if sql.postgres:
+        # A dozen short aggregates: compiling each one (JIT, for its high estimated
+        # cost) takes longer than running it.
+        session.execute(text("SET LOCAL jit = off"))
+        # The by-week percentiles sort up to a year of claims: in memory, not on disk.
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+    # One pass over the claims reported in the period, by week, type and status.
+    by_status: dict[str, int] = {}
+    by_type: dict[str, int] = {}
+    by_week: dict[tuple[date, str], int] = {}
+    for week, kind, status, count in _reported(sql, session, reported):
+        by_status[str(status)] = by_status.get(str(status), 0) + count
+        by_type[str(kind)] = by_type.get(str(kind), 0) + count
+        key = (_as_date(week), str(kind))
+        by_week[key] = by_week.get(key, 0) + count
+    cycle_by_week, cycle = _cycle_time_by_week(sql, session, start, end, of_type)
     approved = session.execute(
         select(
             func.count(), func.coalesce(func.sum(case((Claim.fast_track, 1), else_=0)), 0)
         ).where(Claim.approved_at.is_not(None), sql.in_period(Claim.approved_at), *of_type)
     ).one()
-    fast_decision = sql.seconds_between(Claim.created_at, Claim.decided_at)
-    fast_overall = _percentiles(
-        sql,
-        session,
-        fast_decision,
-        source=Claim.__table__,
-        where=[
-            Claim.decided_at.is_not(None),
-            sql.in_period(Claim.decided_at),
-            Claim.fast_track,
-            *of_type,
-        ],
-    ).get(())
-    clocks = _legal_clocks(session, start=start, end=end, today=today, of_type=of_type)
+    fast_by_week, fast_overall = _fast_track_by_week(sql, session, start, end, of_type)
+    clocks, open_overdue = _legal_clocks(
+        session, start=start, end=end, today=today, of_type=of_type
+    )
     decision_clock = next(row for row in clocks if row.clock == "decision")
 
     return StatsOut(
@@ -342,10 +346,13 @@ def figures(
         cycle_time_days_p90=None if cycle is None else _rounded(cycle.p90, 2, 86400),
         fast_track_share=_share(int(approved[1]), int(approved[0])),
         decided_within_limit_share=decision_clock.share_in_time,
-        open_overdue=_open_overdue(session, today=today, of_type=of_type),
-        claims_by_week=_claims_by_week(sql, session, reported),
-        cycle_time_by_week=_cycle_time_by_week(sql, session, cycle_seconds, paid),
-        fast_track_by_week=_fast_track_by_week(sql, session, fast_decision, of_type),
+        open_overdue=open_overdue,
+        claims_by_week=[
+            WeekTypeRow(week=week, claim_type=kind, claims=count)
+            for (week, kind), count in sorted(by_week.items())
+        ],
+        cycle_time_by_week=cycle_by_week,
+        fast_track_by_week=fast_by_week,
         fast_track_decision_hours_p50=None
         if fast_overall is None
         else _rounded(fast_overall.p50, 2, 3600),
@@ -360,58 +367,64 @@ def figures(
     )
 
 
-def _claims_by_week(
-    sql: _Sql, session: Session, reported: list[ColumnElement[bool]]
-) -> list[WeekTypeRow]:
+def _reported(sql: _Sql, session: Session, reported: list[ColumnElement[bool]]) -> list[Any]:
     week = sql.week_of(Claim.reported_on)
-    rows = session.execute(
-        select(week.label("week"), Claim.claim_type, func.count().label("claims"))
-        .where(*reported)
-        .group_by(week, Claim.claim_type)
-    ).all()
-    return sorted(
-        (
-            WeekTypeRow(week=_as_date(r.week), claim_type=str(r.claim_type), claims=r.claims)
-            for r in rows
-        ),
-        key=lambda row: (row.week, row.claim_type),
+    return list(
+        session.execute(
+            select(week.label("week"), Claim.claim_type, Claim.status, func.count())
+            .where(*reported)
+            .group_by(week, Claim.claim_type, Claim.status)
+        ).all()
     )
 
 
 def _cycle_time_by_week(
-    sql: _Sql, session: Session, cycle_seconds: ColumnElement[Any], paid: list[ColumnElement[bool]]
-) -> list[CycleTimeRow]:
-    week = sql.week_of(sql.local_day(Claim.paid_at))
+    sql: _Sql, session: Session, start: date, end: date, of_type: list[ColumnElement[bool]]
+) -> tuple[list[CycleTimeRow], _Percentiles | None]:
+    """Reported -> paid of the claims paid in the period, by the week of the local day
+    paid (the stored `paid_on` of the current round), and over the whole period."""
+    week = sql.week_of(Claim.paid_on)
+    cycle_seconds = sql.seconds_between(Claim.created_at, Claim.paid_at)
+    paid = [Claim.paid_on >= start, Claim.paid_on <= end, Claim.paid_at.is_not(None), *of_type]
     by_week = _percentiles(
-        sql, session, cycle_seconds, groups=[week], source=Claim.__table__, where=paid
+        sql,
+        session,
+        cycle_seconds,
+        groups=[week],
+        source=Claim.__table__,
+        where=paid,
+        total=True,
     )
-    return sorted(
-        (
-            CycleTimeRow(
-                week=_as_date(key[0]),
-                paid=value.count,
-                median_days=round(float(value.p50) / 86400, 2),
-                p90_days=round(float(value.p90) / 86400, 2),
-            )
-            for key, value in by_week.items()
-        ),
-        key=lambda row: row.week,
-    )
+    overall = by_week.pop((), None)
+    rows = [
+        CycleTimeRow(
+            week=_as_date(key[0]),
+            paid=value.count,
+            median_days=round(float(value.p50) / 86400, 2),
+            p90_days=round(float(value.p90) / 86400, 2),
+        )
+        for key, value in by_week.items()
+    ]
+    return sorted(rows, key=lambda row: row.week), overall
 
 
 def _fast_track_by_week(
-    sql: _Sql,
-    session: Session,
-    decision_seconds: ColumnElement[Any],
-    of_type: list[ColumnElement[bool]],
-) -> list[FastTrackRow]:
-    week = sql.week_of(sql.local_day(Claim.decided_at))
-    decided = [Claim.decided_at.is_not(None), sql.in_period(Claim.decided_at), *of_type]
+    sql: _Sql, session: Session, start: date, end: date, of_type: list[ColumnElement[bool]]
+) -> tuple[list[FastTrackRow], _Percentiles | None]:
+    """Claims decided in the period by the week of the local day decided (`decided_on`),
+    with report -> decision of the fast-tracked ones, by week and overall."""
+    week = sql.week_of(Claim.decided_on)
+    decided = [
+        Claim.decided_on >= start,
+        Claim.decided_on <= end,
+        Claim.decided_at.is_not(None),
+        *of_type,
+    ]
     counts = session.execute(
         select(
             week.label("week"),
             func.count().label("decided"),
-            func.sum(case((Claim.fast_track, 1), else_=0)).label("fast_track"),
+            func.count(case((Claim.fast_track, 1))).label("fast_track"),
         )
         .where(*decided)
         .group_by(week)
@@ -419,10 +432,11 @@ def _fast_track_by_week(
     times = _percentiles(
         sql,
         session,
-        decision_seconds,
+        sql.seconds_between(Claim.created_at, Claim.decided_at),
         groups=[week],
         source=Claim.__table__,
         where=[*decided, Claim.fast_track],
+        total=True,
     )
     rows = []
     for r in counts:
@@ -431,13 +445,13 @@ def _fast_track_by_week(
             FastTrackRow(
                 week=_as_date(r.week),
                 decided=r.decided,
-                fast_track=int(r.fast_track or 0),
-                share=_share(int(r.fast_track or 0), r.decided),
+                fast_track=r.fast_track,
+                share=_share(r.fast_track, r.decided),
                 decision_hours_p50=None if timing is None else _rounded(timing.p50, 2, 3600),
                 decision_hours_p90=None if timing is None else _rounded(timing.p90, 2, 3600),
             )
         )
-    return sorted(rows, key=lambda row: row.week)
+    return sorted(rows, key=lambda row: row.week), times.get(())
 
 
 def _legal_clocks(
@@ -447,9 +461,10 @@ def _legal_clocks(
     end: date,
     today: date,
     of_type: list[ColumnElement[bool]],
-) -> list[LegalClockRow]:
+) -> tuple[list[LegalClockRow], int]:
     """One row per clock from the stored clock columns (backend.core.clock keeps them
-    equal to deadline_status() of the claim's current round)."""
+    equal to deadline_status() of the claim's current round), and the number of open
+    claims with a clock past its due day or due for an advance payment."""
     unfinished = Claim.status.not_in(_FINISHED)
     clocks: list[tuple[str, Any, Any, ColumnElement[bool], ColumnElement[bool]]] = [
         # name, the due day, the day the clock stopped, in time, open and overdue today
@@ -490,6 +505,11 @@ def _legal_clocks(
             func.count(case((and_(completed, in_time), 1))).label(f"{name}_in_time"),
             func.count(case((and_(unfinished, overdue), 1))).label(f"{name}_overdue"),
         ]
+    any_overdue = or_(
+        Claim.next_due_on < today,
+        and_(Claim.decided_on.is_(None), Claim.advance_payment_from_on <= today),
+    )
+    columns.append(func.count(case((and_(unfinished, any_overdue), 1))).label("open_overdue"))
     # One pass over the claims that have a clock at all (the others count nowhere).
     row = session.execute(
         select(*columns).where(
@@ -515,24 +535,7 @@ def _legal_clocks(
                 open_overdue=getattr(row, f"{name}_overdue"),
             )
         )
-    return rows
-
-
-def _open_overdue(session: Session, *, today: date, of_type: list[ColumnElement[bool]]) -> int:
-    """Open claims with a clock past its due day, or due for an advance payment."""
-    return (
-        session.scalar(
-            select(func.count()).where(
-                Claim.status.not_in(_FINISHED),
-                or_(
-                    Claim.next_due_on < today,
-                    and_(Claim.decided_on.is_(None), Claim.advance_payment_from_on <= today),
-                ),
-                *of_type,
-            )
-        )
-        or 0
-    )
+    return rows, row.open_overdue
 
 
 def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) -> NoticeStats:
@@ -541,17 +544,12 @@ def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
     if of_type:
         source = OutboxMessage.__table__.join(Claim.__table__, OutboxMessage.claim_id == Claim.id)
         where.extend(of_type)
+    # One pass: by route, status and kind (a few dozen rows), summed up below.
     grouped = session.execute(
-        select(OutboxMessage.route, OutboxMessage.status, func.count().label("n"))
+        select(OutboxMessage.route, OutboxMessage.status, OutboxMessage.kind, func.count())
         .select_from(source)
         .where(*where)
-        .group_by(OutboxMessage.route, OutboxMessage.status)
-    ).all()
-    failed = session.execute(
-        select(OutboxMessage.kind, func.count())
-        .select_from(source)
-        .where(*where, OutboxMessage.status == "failed")
-        .group_by(OutboxMessage.kind)
+        .group_by(OutboxMessage.route, OutboxMessage.status, OutboxMessage.kind)
     ).all()
     now = datetime.now(UTC)
     oldest = session.scalar(
@@ -561,9 +559,12 @@ def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
     )
     by_status: dict[str, int] = {}
     by_route: dict[str, int] = {}
+    failed: dict[str, int] = {}
     table: dict[str, dict[str, int]] = {}
-    for route, status, count in grouped:
+    for route, status, kind, count in grouped:
         by_status[status] = by_status.get(status, 0) + count
+        if status == "failed":
+            failed[kind] = failed.get(kind, 0) + count
         if route is not None and status in ("sent", "delivered"):
             by_route[route] = by_route.get(route, 0) + count
         column = "pending" if status == "sending" else status
@@ -585,7 +586,7 @@ def _notices(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
     return NoticeStats(
         by_status=by_status,
         by_route=by_route,
-        failed_by_kind={kind: count for kind, count in failed},
+        failed_by_kind=failed,
         oldest_due_seconds=None if oldest is None else round((now - oldest).total_seconds(), 1),
         by_channel_route=sorted(rows, key=lambda row: (row.channel, row.route)),
     )
@@ -607,9 +608,13 @@ def _surveys(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
     )
     average = session.scalar(select(func.avg(Survey.rating)).select_from(source).where(*where))
     closed = [Claim.closed_at.is_not(None), sql.in_period(Claim.closed_at), *of_type]
-    rated = exists().where(Survey.claim_number == Claim.claim_number)
+    # At most one rating per claim (unique claim_number): the outer join adds no rows.
     closed_count, closed_rated = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((rated, 1), else_=0)), 0)).where(*closed)
+        select(func.count(Claim.id), func.count(Survey.id))
+        .select_from(
+            Claim.__table__.outerjoin(Survey.__table__, Survey.claim_number == Claim.claim_number)
+        )
+        .where(*closed)
     ).one()
     low = session.execute(
         select(Survey.claim_number, Survey.rating, Survey.comment, Survey.created_at)
@@ -656,16 +661,22 @@ def _handoffs(
         .group_by(Handoff.reason)
     ).all()
     by_reason = _percentiles(
-        sql, session, wait, groups=[Handoff.reason], source=Handoff.__table__, where=accepted
+        sql,
+        session,
+        wait,
+        groups=[Handoff.reason],
+        source=Handoff.__table__,
+        where=accepted,
+        total=True,
     )
-    overall = _percentiles(sql, session, wait, source=Handoff.__table__, where=accepted).get(())
+    overall = by_reason.get(())
     within = session.scalar(select(func.count()).where(*accepted, wait <= limit)) or 0
-    callbacks = session.scalar(
-        select(func.count()).where(Handoff.status == "open", Handoff.callback.is_(True))
-    )
-    waiting = session.scalar(
-        select(func.count()).where(Handoff.status == "open", Handoff.callback.is_(False))
-    )
+    callbacks, waiting = session.execute(
+        select(
+            func.count(case((Handoff.callback.is_(True), 1))),
+            func.count(case((Handoff.callback.is_(False), 1))),
+        ).where(Handoff.status == "open")
+    ).one()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return HandoffStats(
         opened_by_day={d.isoformat(): n for d, n in sorted(per_day.items())},
