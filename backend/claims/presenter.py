@@ -16,13 +16,22 @@ from backend.claims.schemas import (
     RiskFlagOut,
 )
 from backend.core.settings import Settings
-from backend.models import Claim
+from backend.models import Claim, Document
 
 
 def present(
-    session: Session, settings: Settings, claim: Claim, *, staff: bool, with_events: bool = True
+    session: Session,
+    settings: Settings,
+    claim: Claim,
+    *,
+    staff: bool,
+    with_events: bool = True,
+    documents: list[Document] | None = None,
 ) -> ClaimOut:
-    documents = service.documents_of(session, claim)
+    """`documents`: the claim's documents when the caller loaded them for many claims
+    at once (lists); otherwise they are loaded here."""
+    if documents is None:
+        documents = service.documents_of(session, claim)
     by_item: dict[str, list[str]] = {}
     for doc in documents:
         if doc.checklist_code:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from backend.claims import service
+from backend.claims import repository, service
 from backend.claims.presenter import present
 from backend.claims.schemas import (
     ApproveIn,
@@ -21,11 +21,14 @@ from backend.claims.schemas import (
     ClaimOut,
     MarkPaidIn,
     OptionalReasonIn,
+    QueuePageOut,
+    QueueRowOut,
     ReasonIn,
     RejectionNoticeIn,
     RequestDocumentsIn,
 )
 from backend.claims.service import Who
+from backend.core.clock import local_today
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.openapi import ErrorOut, error_responses
@@ -106,17 +109,60 @@ def list_claims(
         bool, Query(description="only claims past or near a legal time limit")
     ] = False,
 ) -> ClaimListOut:
-    claims = service.list_claims(session, who, status=status, claim_type=claim_type)
+    claims = repository.list_claims(
+        session,
+        policyholder_id=who.policyholder_id,
+        status=status,
+        claim_type=claim_type,
+        needs_attention_on=local_today(settings) if overdue else None,
+    )
+    documents = repository.documents_by_claim(session, [c.id for c in claims])
     staff = who.policyholder_id is None
-    items = [present(session, settings, c, staff=staff, with_events=False) for c in claims]
-    if overdue:
-        items = [
-            i
-            for i in items
-            if i.deadlines.advance_payment_flag
-            or any(d.overdue or d.soon_due for d in i.deadlines.items)
-        ]
+    items = [
+        present(
+            session, settings, c, staff=staff, with_events=False, documents=documents.get(c.id, [])
+        )
+        for c in claims
+    ]
     return ClaimListOut(items=items)
+
+
+@router.get("/claims/queue")
+def work_queue(
+    _staff: AdjusterDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status: ClaimStatus | None = None,
+    claim_type: ClaimType | None = None,
+    risk: bool | None = None,
+    fast_track: bool | None = None,
+    overdue: bool | None = None,
+    search: Annotated[str | None, Query(max_length=40)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=repository.MAX_PAGE_SIZE)] = 25,
+) -> QueuePageOut:
+    """The adjusters' queue: claims awaiting a decision (or of one status), nearest
+    legal deadline first, paged."""
+    filters = repository.QueueFilters(
+        status=status,
+        claim_type=claim_type,
+        risk=risk,
+        fast_track=fast_track,
+        overdue=overdue,
+        search=search,
+    )
+    page_of = repository.work_queue(
+        session, filters, today=local_today(settings), page=page, page_size=page_size
+    )
+    return QueuePageOut(
+        rows=[
+            QueueRowOut(**{**row.__dict__, "risk_codes": list(row.risk_codes)})
+            for row in page_of.rows
+        ],
+        total=page_of.total,
+        page=page_of.page,
+        page_size=page_of.page_size,
+    )
 
 
 @router.get("/claims/{claim_number}")

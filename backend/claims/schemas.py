@@ -113,6 +113,29 @@ class ClaimListOut(BaseModel):
     items: list[ClaimOut]
 
 
+class QueueRowOut(BaseModel):
+    claim_number: str
+    status: ClaimStatus
+    claim_type: ClaimType
+    policy_number: str
+    holder_name: str
+    claimed_amount: Money | None
+    reported_on: date
+    fast_track: bool
+    risk_codes: list[str]
+    next_due_on: date | None
+    next_due_clock: Literal["decision", "payment", "rejection_notice"] | None
+    overdue: bool
+    days_left: int | None
+
+
+class QueuePageOut(BaseModel):
+    rows: list[QueueRowOut]
+    total: int
+    page: int
+    page_size: int
+
+
 class ApproveIn(BaseModel):
     amount: Money = Field(gt=0, max_digits=14, decimal_places=2)
     reason: str | None = Field(default=None, max_length=2000)
