@@ -59,7 +59,8 @@ class Claim(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     # SHA-256 of the report the key came with: the same key with other data is a conflict.
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    reported_on: Mapped[date]
+    # Indexed with paid_on, decided_on, closed_at: the figures' periods (migration 0008).
+    reported_on: Mapped[date] = mapped_column(index=True)
     documents_completed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]
@@ -69,7 +70,7 @@ class Claim(Base):
     # Set when the claim is reopened: the time limits restart from this round.
     reopened_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
     advance_payment_flagged_at: Mapped[datetime | None]
     # When the customer was last asked for documents (filing or an adjuster's request),
     # and how many reminders have gone out since: DOCUMENT_REMINDER_DAYS/_MAX.
@@ -86,8 +87,8 @@ class Claim(Base):
     payment_due_on: Mapped[date | None]
     rejection_notice_due_on: Mapped[date | None]
     advance_payment_from_on: Mapped[date | None]
-    decided_on: Mapped[date | None]
-    paid_on: Mapped[date | None]
+    decided_on: Mapped[date | None] = mapped_column(index=True)
+    paid_on: Mapped[date | None] = mapped_column(index=True)
     rejection_notified_on: Mapped[date | None]
     next_due_on: Mapped[date | None]
     next_due_clock: Mapped[str | None] = mapped_column(String(20))

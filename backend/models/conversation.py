@@ -64,7 +64,7 @@ class TranscriptMessage(Base):
     # Said to the customer outside a bot turn (a notice, an agent) and not yet appended
     # to the bot's tracker: that happens just before the customer's next turn.
     bot_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # figures' periods
 
     # A platform's replay of a message already stored is refused by the database too.
     __table_args__ = (
@@ -116,7 +116,7 @@ class Handoff(Base):
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     agent_username: Mapped[str | None] = mapped_column(String(60))
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # figures' periods
     accepted_at: Mapped[datetime | None]
     callback: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The agent's last message (the idle limit runs from here, or from accepted_at).

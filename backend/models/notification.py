@@ -38,7 +38,7 @@ class OutboxMessage(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(200))
     route: Mapped[str | None] = mapped_column(String(30))
     platform_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # figures' periods
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
 
