@@ -52,7 +52,8 @@ import uvicorn
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.claims.service import NewClaim, Who, report_claim
+from backend.claims.moves import Who
+from backend.claims.reporting import NewClaim, report_claim
 from backend.composition import outbox_channel
 from backend.core.db import make_engine, make_session_factory, transaction
 from backend.core.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from backend.claims import service
+from backend.claims import repository
 from backend.claims.schemas import (
     ChecklistItemOut,
     ClaimOut,
@@ -15,6 +15,7 @@ from backend.claims.schemas import (
     MissingItemOut,
     RiskFlagOut,
 )
+from backend.core import clock
 from backend.core.settings import Settings
 from backend.models import Claim, Document
 
@@ -31,7 +32,7 @@ def present(
     """`documents`: the claim's documents when the caller loaded them for many claims
     at once (lists); otherwise they are loaded here."""
     if documents is None:
-        documents = service.documents_of(session, claim)
+        documents = repository.documents_of(session, claim)
     by_item: dict[str, list[str]] = {}
     for doc in documents:
         if doc.checklist_code:
@@ -46,7 +47,7 @@ def present(
         )
         for e in claim.checklist
     ]
-    status = service.deadline_status(settings, claim, service.local_today(settings))
+    status = clock.deadline_status(settings, claim, clock.local_today(settings))
     deadlines = DeadlinesOut(
         decision_due=status.due_date("decision"),
         payment_due=status.due_date("payment"),
@@ -108,6 +109,6 @@ def present(
                     data=e.data,
                     created_at=e.created_at,
                 )
-                for e in service.events_of(session, claim)
+                for e in repository.events_of(session, claim)
             ]
     return out

@@ -15,12 +15,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.claims.moves import Who
 from backend.core.errors import ApiError
 from backend.domain.deadlines import SOON_DAYS
 from backend.domain.types import ClaimStatus, ClaimType
 from backend.models import (
+    ChecklistEntry,
     Claim,
     ClaimEvent,
+    Coverage,
     Document,
     Policy,
     Policyholder,
@@ -61,6 +64,60 @@ def documents_by_claim(session: Session, claim_ids: list[int]) -> dict[int, list
         assert document.claim_id is not None
         found[document.claim_id].append(document)
     return found
+
+
+# ---------------------------------------------------------------- one claim
+
+
+def get_claim(session: Session, claim_number: str, who: Who, *, for_update: bool = False) -> Claim:
+    stmt = claim_query().where(Claim.claim_number == claim_number)
+    if who.policyholder_id is not None:
+        stmt = stmt.join(Policy, Policy.id == Claim.policy_id).where(
+            Policy.policyholder_id == who.policyholder_id
+        )
+    if for_update:
+        stmt = stmt.with_for_update(of=Claim)
+    claim = session.scalars(stmt).one_or_none()
+    if claim is None:
+        # Another customer's claim is "not found" too: never reveal that it exists.
+        raise ApiError(404, "not_found", "没有找到这个理赔案件 / claim not found")
+    return claim
+
+
+def events_of(session: Session, claim: Claim) -> list[ClaimEvent]:
+    return list(
+        session.scalars(
+            select(ClaimEvent).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.id)
+        ).all()
+    )
+
+
+def documents_of(session: Session, claim: Claim) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document).where(Document.claim_id == claim.id).order_by(Document.created_at)
+        ).all()
+    )
+
+
+def coverage_of(policy: Policy, claim_type: ClaimType) -> Coverage | None:
+    return next((c for c in policy.coverages if c.claim_type == claim_type), None)
+
+
+def policy_of(session: Session, claim: Claim) -> Policy:
+    return session.scalars(
+        select(Policy).where(Policy.id == claim.policy_id).options(selectinload(Policy.coverages))
+    ).one()
+
+
+def checklist_entries(session: Session, claim: Claim) -> dict[str, ChecklistEntry]:
+    rows = session.scalars(select(ChecklistEntry).where(ChecklistEntry.claim_id == claim.id))
+    return {entry.code: entry for entry in rows}
+
+
+def missing_codes(session: Session, claim: Claim) -> list[str]:
+    entries = sorted(checklist_entries(session, claim).values(), key=lambda e: e.position)
+    return [e.code for e in entries if not e.received]
 
 
 # ---------------------------------------------------------------- the API's lists

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from backend.claims import repository, service
+from backend.claims import checklist, decisions, payment, reporting, repository
+from backend.claims.moves import Who
 from backend.claims.presenter import present
 from backend.claims.schemas import (
     ApproveIn,
@@ -27,7 +28,6 @@ from backend.claims.schemas import (
     RejectionNoticeIn,
     RequestDocumentsIn,
 )
-from backend.claims.service import Who
 from backend.core.clock import local_today
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
@@ -57,7 +57,7 @@ WhoDep = Annotated[Who, Depends(who_is)]
 def check_claim(
     body: ClaimCheckIn, who: WhoDep, session: SessionDep, settings: SettingsDep
 ) -> ClaimCheckOut:
-    policy = service.choose_policy(
+    policy = reporting.choose_policy(
         session,
         settings,
         who.policyholder_id,
@@ -83,7 +83,7 @@ def create_claim(
             "idempotency_key_required",
             "Idempotency-Key header is required so a retried report never makes two claims",
         )
-    data = service.NewClaim(
+    data = reporting.NewClaim(
         claim_type=body.claim_type,
         incident_date=body.incident_date,
         location=body.location,
@@ -92,7 +92,7 @@ def create_claim(
         inpatient=body.inpatient,
         policy_number=body.policy_number,
     )
-    claim, created = service.report_claim(session, settings, who, data, idempotency_key.strip())
+    claim, created = reporting.report_claim(session, settings, who, data, idempotency_key.strip())
     if not created:
         response.status_code = 200
     return present(session, settings, claim, staff=who.policyholder_id is None)
@@ -169,7 +169,7 @@ def work_queue(
 def get_claim(
     claim_number: str, who: WhoDep, session: SessionDep, settings: SettingsDep
 ) -> ClaimOut:
-    claim = service.get_claim(session, claim_number, who)
+    claim = repository.get_claim(session, claim_number, who)
     return present(session, settings, claim, staff=who.policyholder_id is None)
 
 
@@ -182,8 +182,8 @@ def attach(
     session: SessionDep,
     settings: SettingsDep,
 ) -> ClaimOut:
-    claim = service.get_claim(session, claim_number, who, for_update=True)
-    claim = service.attach_document(session, settings, claim, document_id, body.item_code, who)
+    claim = repository.get_claim(session, claim_number, who, for_update=True)
+    claim = checklist.attach_document(session, settings, claim, document_id, body.item_code, who)
     return present(session, settings, claim, staff=who.policyholder_id is None)
 
 
@@ -201,9 +201,9 @@ async def upload_to_claim(
     data = await read_upload_file(file, settings)
 
     def _store_and_attach() -> ClaimOut:
-        claim = service.get_claim(session, claim_number, who, for_update=True)
+        claim = repository.get_claim(session, claim_number, who, for_update=True)
         document = store_document(session, store, settings, data, who.actor_id, file.filename)
-        claim = service.attach_document(session, settings, claim, document.id, item_code, who)
+        claim = checklist.attach_document(session, settings, claim, document.id, item_code, who)
         return present(session, settings, claim, staff=who.policyholder_id is None)
 
     return await run_in_threadpool(_store_and_attach)
@@ -217,8 +217,8 @@ def withdraw(
         raise ApiError(
             403, "forbidden", "only the customer or a service agent may withdraw a claim"
         )
-    claim = service.get_claim(session, claim_number, who, for_update=True)
-    service.withdraw(session, settings, claim, who, body.reason)
+    claim = repository.get_claim(session, claim_number, who, for_update=True)
+    decisions.withdraw(session, settings, claim, who, body.reason)
     return present(session, settings, claim, staff=who.policyholder_id is None)
 
 
@@ -235,7 +235,7 @@ class Decision:
         self.who = Who(Actor.ADJUSTER, staff.username)
         self.session = session
         self.settings = settings
-        self.claim = service.get_claim(session, claim_number, self.who, for_update=True)
+        self.claim = repository.get_claim(session, claim_number, self.who, for_update=True)
 
     def result(self) -> ClaimOut:
         return present(self.session, self.settings, self.claim, staff=True)
@@ -246,13 +246,13 @@ DecisionDep = Annotated[Decision, Depends()]
 
 @router.post("/claims/{claim_number}/approve")
 def approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
-    service.approve(d.session, d.settings, d.claim, d.who, body.amount, reason=body.reason)
+    decisions.approve(d.session, d.settings, d.claim, d.who, body.amount, reason=body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/partially-approve")
 def partially_approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
-    service.approve(
+    decisions.approve(
         d.session, d.settings, d.claim, d.who, body.amount, partial=True, reason=body.reason
     )
     return d.result()
@@ -260,14 +260,14 @@ def partially_approve(body: ApproveIn, d: DecisionDep) -> ClaimOut:
 
 @router.post("/claims/{claim_number}/reject")
 def reject(body: ReasonIn, d: DecisionDep) -> ClaimOut:
-    service.reject(d.session, d.settings, d.claim, d.who, body.reason)
+    decisions.reject(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/rejection-notice")
 def rejection_notice(body: RejectionNoticeIn, d: DecisionDep) -> ClaimOut:
     """Record that the written rejection notice was sent; stops the 3-day clock."""
-    service.record_rejection_notice(
+    decisions.record_rejection_notice(
         d.session, d.settings, d.claim, d.who, body.channel, body.reference
     )
     return d.result()
@@ -275,25 +275,25 @@ def rejection_notice(body: RejectionNoticeIn, d: DecisionDep) -> ClaimOut:
 
 @router.post("/claims/{claim_number}/request-documents")
 def request_documents(body: RequestDocumentsIn, d: DecisionDep) -> ClaimOut:
-    service.request_documents(d.session, d.settings, d.claim, d.who, body.items, body.reason)
+    decisions.request_documents(d.session, d.settings, d.claim, d.who, body.items, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/mark-paid")
 def mark_paid(body: MarkPaidIn, d: DecisionDep) -> ClaimOut:
-    service.mark_paid(d.session, d.settings, d.claim, d.who, body.reference)
+    payment.mark_paid(d.session, d.settings, d.claim, d.who, body.reference)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/close")
 def close(body: OptionalReasonIn, d: DecisionDep) -> ClaimOut:
-    service.close(d.session, d.settings, d.claim, d.who, body.reason)
+    decisions.close(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
 @router.post("/claims/{claim_number}/reopen")
 def reopen(body: ReasonIn, d: DecisionDep) -> ClaimOut:
-    service.reopen(d.session, d.settings, d.claim, d.who, body.reason)
+    decisions.reopen(d.session, d.settings, d.claim, d.who, body.reason)
     return d.result()
 
 
@@ -353,5 +353,5 @@ async def payment_callback(
         raise ApiError(422, "validation_error", "need claim_number, reference, status")
     # Row locks and writes are synchronous SQL: keep them off the event loop.
     return await run_in_threadpool(
-        service.apply_payment_callback, session, settings, claim_number, reference, status
+        payment.apply_payment_callback, session, settings, claim_number, reference, status
     )

@@ -15,8 +15,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.claims import service as claims_service
+from backend.claims import repository, review
 from backend.console.queries import TRANSCRIPT_LINES, Line, _line
+from backend.core import clock
 from backend.core.settings import Settings
 from backend.domain import deadlines as deadline_rules
 from backend.domain import payout
@@ -88,12 +89,12 @@ def is_pdf(document: Document) -> bool:
 
 def claim_page(session: Session, settings: Settings, claim_number: str) -> ClaimPage | None:
     claim = session.scalars(
-        claims_service.claim_query().where(Claim.claim_number == claim_number)
+        repository.claim_query().where(Claim.claim_number == claim_number)
     ).one_or_none()
     if claim is None:
         return None
     holder = session.get_one(Policyholder, claim.policy.policyholder_id)
-    documents = claims_service.documents_of(session, claim)
+    documents = repository.documents_of(session, claim)
     by_item: dict[str, list[Document]] = defaultdict(list)
     loose: list[Document] = []
     codes = {entry.code for entry in claim.checklist}
@@ -102,14 +103,14 @@ def claim_page(session: Session, settings: Settings, claim_number: str) -> Claim
             by_item[str(document.checklist_code)].append(document)
         else:
             loose.append(document)
-    today = claims_service.local_today(settings)
+    today = clock.local_today(settings)
     return ClaimPage(
         claim=claim,
         holder=holder,
         documents_by_item=dict(by_item),
         loose_documents=loose,
-        events=claims_service.events_of(session, claim),
-        clocks=claims_service.deadline_status(settings, claim, today),
+        events=repository.events_of(session, claim),
+        clocks=clock.deadline_status(settings, claim, today),
         today=today,
         conversations=conversations(session, claim, holder.id),
     )
@@ -176,7 +177,7 @@ def payout_preview(session: Session, claim: Claim, amount: Decimal) -> payout.Pa
             Claim.policy_id == claim.policy_id,
             Claim.claim_type == claim.claim_type,
             Claim.id != claim.id,
-            Claim.status.in_(claims_service.LIMIT_CONSUMING),
+            Claim.status.in_(review.LIMIT_CONSUMING),
             Claim.payout_amount.is_not(None),
         )
     ).all()

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from backend.claims.service import local_today
 from backend.console import charts, labels
 from backend.console.router import _login_redirect, _render, _signed_in
+from backend.core.clock import local_today
 from backend.core.deps import SessionDep, SettingsDep
 from backend.domain.types import ClaimType
 from backend.stats import service as stats_service

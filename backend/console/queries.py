@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from backend.claims import service as claims_service
+from backend.core import clock
 from backend.core.settings import Settings
 from backend.identities.service import binding_expired
 from backend.models import (
@@ -194,10 +194,10 @@ def customer_claims(
         .options(selectinload(Claim.checklist), joinedload(Claim.policy))
         .order_by(Claim.reported_on.desc(), Claim.id.desc())
     ).all()
-    today = claims_service.local_today(settings)
+    today = clock.local_today(settings)
     cards = []
     for claim in claims:
-        status = claims_service.deadline_status(settings, claim, today)
+        status = clock.deadline_status(settings, claim, today)
         pending = sorted(
             (d for d in status.deadlines if d.completed_on is None), key=lambda d: d.due
         )

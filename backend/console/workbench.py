@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit import service as audit
-from backend.claims import service as claims_service
-from backend.claims.service import Who
+from backend.claims import decisions, payment, repository
+from backend.claims.moves import Who
 from backend.console import claim_view, labels
 from backend.console.router import _login_redirect, _render, _signed_in
 from backend.core.deps import SessionDep, SettingsDep
@@ -276,24 +276,20 @@ def _apply(
     """The same service calls as the JSON API's decision routes."""
     if d.action == "approve":
         assert d.amount is not None
-        claims_service.approve(session, settings, claim, who, d.amount, reason=d.reason)
+        decisions.approve(session, settings, claim, who, d.amount, reason=d.reason)
     elif d.action == "partially-approve":
         assert d.amount is not None
-        claims_service.approve(
-            session, settings, claim, who, d.amount, partial=True, reason=d.reason
-        )
+        decisions.approve(session, settings, claim, who, d.amount, partial=True, reason=d.reason)
     elif d.action == "reject":
-        claims_service.reject(session, settings, claim, who, d.reason or "")
+        decisions.reject(session, settings, claim, who, d.reason or "")
     elif d.action == "request-documents":
-        claims_service.request_documents(
-            session, settings, claim, who, list(d.items), d.reason or ""
-        )
+        decisions.request_documents(session, settings, claim, who, list(d.items), d.reason or "")
     elif d.action == "mark-paid":
-        claims_service.mark_paid(session, settings, claim, who, d.reference)
+        payment.mark_paid(session, settings, claim, who, d.reference)
     elif d.action == "close":
-        claims_service.close(session, settings, claim, who, d.reason)
+        decisions.close(session, settings, claim, who, d.reason)
     elif d.action == "reopen":
-        claims_service.reopen(session, settings, claim, who, d.reason or "")
+        decisions.reopen(session, settings, claim, who, d.reason or "")
 
 
 def refusal_in_words(error: ApiError, action: str) -> str:
@@ -348,7 +344,7 @@ def decide(
         )
 
     try:
-        claim = claims_service.get_claim(session, claim_number, actor, for_update=True)
+        claim = repository.get_claim(session, claim_number, actor, for_update=True)
     except ApiError:
         return _claim_response(request, session, settings, who, claim_number)
     try:

@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.claims import service as claims_service
 from backend.conversations import handoffs
 from backend.conversations.handoffs import Followup
 from backend.conversations.outbound import DeliveryRefused
+from backend.core import clock
 from backend.core.db import in_transaction
 from backend.core.deps import StateDep
 from backend.core.errors import error_body
@@ -153,7 +153,7 @@ def _claims(session: Session, state: Services, conversation_id: str) -> list[Cla
     if verified is None:
         return []
     holder = verified.id
-    today = claims_service.local_today(settings)
+    today = clock.local_today(settings)
     rows = session.scalars(
         select(Claim)
         .join(Policy, Policy.id == Claim.policy_id)
@@ -168,7 +168,7 @@ def _claims(session: Session, state: Services, conversation_id: str) -> list[Cla
             .where(ChecklistEntry.claim_id == claim.id, ChecklistEntry.received.is_(False))
             .order_by(ChecklistEntry.position)
         ).all()
-        clocks = claims_service.deadline_status(settings, claim, today)
+        clocks = clock.deadline_status(settings, claim, today)
         open_ones = sorted((d for d in clocks.deadlines if d.open), key=lambda d: d.due)
         summaries.append(
             ClaimSummary(

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.claims.service import local_today
 from backend.console import charts
+from backend.core.clock import local_today
 from backend.core.settings import Settings
 from backend.staff.service import upsert_staff
 from tests.backend.claims.conftest import bot_headers, report

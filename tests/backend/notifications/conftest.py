@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.claims.service import NewClaim, Who, report_claim
+from backend.claims.moves import Who
+from backend.claims.reporting import NewClaim, report_claim
 from backend.composition import open_services
 from backend.core import migrate
 from backend.core.db import make_engine, make_session_factory, transaction

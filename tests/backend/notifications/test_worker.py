@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from backend.claims.service import approve, mark_paid, reject
+from backend.claims.decisions import approve, reject
+from backend.claims.payment import mark_paid
 from backend.core.db import transaction
 from backend.domain.types import ClaimStatus, NoticeKind
 from backend.models import ChannelIdentity, Claim, OutboxMessage
@@ -416,6 +417,7 @@ async def test_rejection_by_customer_service_message_is_recorded_at_once(world: 
     openid = wechat_customer(world, last_message_ago=timedelta(hours=2))
     number = rejected_claim(world)
     assert world.claim(number).rejection_notified_at is None
+    assert world.claim(number).next_due_clock == "rejection_notice"  # the stored clock
 
     async with world.worker() as worker:
         await drain(worker)
@@ -423,6 +425,10 @@ async def test_rejection_by_customer_service_message_is_recorded_at_once(world: 
     [text] = world.texts_to(openid)
     assert "拒赔通知" in text and "不在保障范围内" in text
     assert world.claim(number).rejection_notified_at is not None
+    # The stored clock stopped with it: no longer due in the adjusters' queue.
+    notified = world.claim(number)
+    assert notified.rejection_notified_on is not None
+    assert (notified.next_due_on, notified.next_due_clock) == (None, None)
     [event] = world.events(number, "rejection_notice_sent")
     assert event.data["channel"] == "wechat_customer_service"
 
@@ -449,6 +455,7 @@ async def test_rejection_by_template_is_recorded_only_when_wechat_reports_it_del
 
     assert world.row(row.id).status == "delivered"
     assert world.claim(number).rejection_notified_at is not None
+    assert world.claim(number).next_due_clock is None
     [event] = world.events(number, "rejection_notice_sent")
     assert event.data == {"channel": "wechat_template", "reference": msgid}
 
