@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from backend.audit.router import router as audit_router
 from backend.claims.router import router as claims_router
 from backend.composition import open_services
+from backend.console.claims_queue import router as claims_queue_router
 from backend.console.figures import router as figures_router
 from backend.console.router import STATIC_DIR as CONSOLE_STATIC
 from backend.console.router import ConsoleHeaders
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wechat_router, responses=WEBHOOK_ERRORS)
     app.include_router(twilio_router, responses=WEBHOOK_ERRORS)
     app.include_router(console_router)
+    app.include_router(claims_queue_router)
     app.include_router(workbench_router)
     app.include_router(figures_router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")

@@ -339,6 +339,8 @@ def queue_page(request: Request, session: SessionDep, settings: SettingsDep) -> 
     who = _signed_in(request, session, settings)
     if who is None:
         return _login_redirect(request)
+    if who.role == "adjuster":
+        return RedirectResponse("/console/claims", status_code=303)  # their workbench
     if who.role not in CONSOLE_ROLES:
         return _forbidden(request, settings, who)
     now = _now()

@@ -168,11 +168,14 @@ def test_an_unknown_cookie_is_401_and_other_roles_are_403(
     assert r.json()["error"]["code"] == "forbidden"
 
 
-def test_an_adjuster_signed_in_is_told_the_agent_console_is_not_hers(
-    client: TestClient, sign_in: Callable[[str], str]
+def test_an_adjuster_signed_in_lands_on_her_workbench_not_the_agents_queue(
+    client: TestClient, sign_in: Callable[[str], str], handoff_factory: Callable[..., Handoff]
 ) -> None:
     sign_in("ada")
-    page = client.get("/console")
+    landing = client.get("/console", follow_redirects=False)
+    assert landing.status_code == 303 and landing.headers["location"] == "/console/claims"
+    handoff = handoff_factory()
+    page = client.get(f"/console/handoffs/{handoff.id}")
     assert page.status_code == 403
     assert "只对客服和管理员开放" in page.text
     assert client.get("/console/fragments/queue").status_code == 403
