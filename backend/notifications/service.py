@@ -25,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from backend.conversations.outbound import (
@@ -361,8 +362,11 @@ def claim_job(session: Session, name: str, interval: timedelta) -> bool:
     """True for exactly one caller per interval, across workers."""
     now = datetime.now(UTC)
     if session.get(ScheduledJob, name) is None:
-        session.add(ScheduledJob(name=name, next_run_at=now))
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(ScheduledJob(name=name, next_run_at=now))
+        except IntegrityError:
+            pass  # another worker starting at the same moment made it
     moved = session.execute(
         update(ScheduledJob)
         .where(ScheduledJob.name == name, ScheduledJob.next_run_at <= now)
