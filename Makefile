@@ -14,7 +14,7 @@ RASA := .venv-bot/bin/rasa
 MODEL := models/claims.tar.gz
 BOT_SOURCES := config.yml $(wildcard domain.yml domain/*.yml) $(shell find data bot/dictionary bot/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help setup run run-scaled test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e validate-bot train lock clean
+.PHONY: help setup run run-scaled test lint typecheck test-app test-api-fuzz test-bot test-conversations test-e2e test-scaled validate-bot train lock clean
 
 help:
 	@echo "make run    - set up everything, then run app :8000, Rasa :5005, actions :5055"
@@ -74,7 +74,7 @@ typecheck: .venv/.installed
 
 test-app: .venv/.installed
 	@scripts/check-services.sh
-	@scripts/pytest-strict.sh $(APP_PY) tests --ignore=tests/bot --ignore=tests/e2e -p no:cacheprovider
+	@scripts/pytest-strict.sh $(APP_PY) tests --ignore=tests/bot --ignore=tests/e2e --ignore=tests/scaled -p no:cacheprovider
 
 # Schemathesis against the real app on loopback, from its own OpenAPI, as nobody, as the
 # bot and as staff: no 5xx, every answer matches its documented schema (55 s budget).
@@ -87,6 +87,13 @@ test-e2e: setup $(MODEL)
 	@scripts/ensure-chromium.sh
 	@scripts/pytest-strict.sh $(APP_PY) tests/e2e -m e2e -p no:cacheprovider
 
+# The scaled topology (scripts/run-scaled.sh) with a WeChat journey through nginx while
+# one replica of each process is killed and started again.
+test-scaled: setup $(MODEL)
+	@scripts/check-services.sh
+	@scripts/ensure-nginx.sh
+	@scripts/pytest-strict.sh $(APP_PY) tests/scaled -m e2e -p no:cacheprovider
+
 # tests/bot/test_endpoints_scaled.py asks the app's CLI for Rasa's Redis settings.
 test-bot: .venv-bot/.installed .venv/.installed $(MODEL)
 	@scripts/pytest-strict.sh $(BOT_PY) -c tests/bot/pytest.ini tests/bot -p no:cacheprovider
@@ -98,7 +105,7 @@ test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out var/rasa-test-results
 
-test: setup lint typecheck test-app test-api-fuzz test-bot validate-bot test-conversations test-e2e
+test: setup lint typecheck test-app test-api-fuzz test-bot validate-bot test-conversations test-e2e test-scaled
 	@echo "==> all test suites passed"
 
 lock: | $(UV)

@@ -34,6 +34,8 @@ export BACKEND_URL="${BACKEND_URL:-http://127.0.0.1:$PUBLIC_PORT}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:$ACTIONS_LB_PORT/webhook"
 export RASA_TELEMETRY_ENABLED=false SANIC_HOST=127.0.0.1
 mkdir -p "$SCALED_DIR/nginx" "$LOG_DIR"
+# nginx wants absolute paths.
+SCALED_DIR="$(cd "$SCALED_DIR" && pwd)"; LOG_DIR="$(cd "$LOG_DIR" && pwd)"
 
 APP_PY=.venv/bin/python
 fail() { echo "ERROR: $*" >&2; exit 1; }
@@ -64,13 +66,16 @@ stores="$($APP_PY -m backend.cli rasa-stores)" || fail "Rasa's shared stores nee
 eval "$stores"
 
 # nginx: one config of our own (deploy/nginx-scaled.conf), run in the foreground by us.
+# Started as root, nginx would hand requests to workers running as nobody, who may not
+# write its temp files here: they run as the user who runs everything else.
+nginx_user=""; [ "$(id -u)" = 0 ] && nginx_user="user $(id -un);"
 upstream() { local p out=""; for p in "$@"; do out+="        server 127.0.0.1:$p max_fails=1 fail_timeout=5s;\n"; done; printf '%s' "$out"; }
 sed -e "s|@PUBLIC_PORT@|$PUBLIC_PORT|; s|@RASA_LB_PORT@|$RASA_LB_PORT|; s|@ACTIONS_LB_PORT@|$ACTIONS_LB_PORT|" \
     -e "s|@APP_SERVERS@|$(upstream "${APP_PORTS[@]}")|; s|@RASA_SERVERS@|$(upstream "${RASA_PORTS[@]}")|" \
     -e "s|@ACTION_SERVERS@|$(upstream "${ACTION_PORTS[@]}")|" \
-    -e "s|@DIR@|$PWD/$SCALED_DIR/nginx|g; s|@LOG_DIR@|$PWD/$LOG_DIR|g" \
+    -e "s|@DIR@|$SCALED_DIR/nginx|g; s|@LOG_DIR@|$LOG_DIR|g; s|@USER@|$nginx_user|" \
     deploy/nginx-scaled.conf > "$SCALED_DIR/nginx/nginx.conf"
-"$NGINX" -t -q -p "$SCALED_DIR/nginx" -c "$PWD/$SCALED_DIR/nginx/nginx.conf" -e "$PWD/$LOG_DIR/scaled-nginx.log" \
+"$NGINX" -t -q -p "$SCALED_DIR/nginx" -c "$SCALED_DIR/nginx/nginx.conf" -e "$LOG_DIR/scaled-nginx.log" \
   || fail "nginx refused its configuration ($SCALED_DIR/nginx/nginx.conf)"
 
 declare -A pids=() commands=()
@@ -98,8 +103,8 @@ stop_all() {
 }
 trap 'stop_all; exit 0' INT TERM
 
-start nginx "$NGINX" -p "$SCALED_DIR/nginx" -c "$PWD/$SCALED_DIR/nginx/nginx.conf" \
-  -e "$PWD/$LOG_DIR/scaled-nginx.log"
+start nginx "$NGINX" -p "$SCALED_DIR/nginx" -c "$SCALED_DIR/nginx/nginx.conf" \
+  -e "$LOG_DIR/scaled-nginx.log"
 i=0; for port in "${APP_PORTS[@]}"; do i=$((i + 1))
   start "app$i" .venv/bin/uvicorn backend.main:create_app --factory --host 127.0.0.1 --port "$port" \
     --proxy-headers --forwarded-allow-ips 127.0.0.1
