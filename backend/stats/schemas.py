@@ -188,7 +188,7 @@ class StatsOut(BaseModel):
     # Claims paid in the period: reported -> paid, days (nearest-rank median and p90).
     cycle_time_days_median: float | None
     cycle_time_days_p90: float | None
-    # Claims approved in the period: share that went through the fast track.
+    # Approved claims decided in the period: share that went through the fast track.
     fast_track_share: float | None
     # Claims decided in the period: share decided by the Art. 23 decision due day.
     decided_within_limit_share: float | None

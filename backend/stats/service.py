@@ -310,9 +310,10 @@ def figures(
     if sql.postgres:
         # A dozen short aggregates: compiling each one (JIT, for its high estimated
         # cost) takes longer than running it.
-        session.execute(text("SET LOCAL jit = off"))
         # The by-week percentiles sort up to a year of claims: in memory, not on disk.
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+        session.execute(
+            text("SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)")
+        )
 
     # One pass over the claims reported in the period, by week, type and status.
     by_status: dict[str, int] = {}
@@ -324,12 +325,7 @@ def figures(
         key = (_as_date(week), str(kind))
         by_week[key] = by_week.get(key, 0) + count
     cycle_by_week, cycle = _cycle_time_by_week(sql, session, start, end, of_type)
-    approved = session.execute(
-        select(
-            func.count(), func.coalesce(func.sum(case((Claim.fast_track, 1), else_=0)), 0)
-        ).where(Claim.approved_at.is_not(None), sql.in_period(Claim.approved_at), *of_type)
-    ).one()
-    fast_by_week, fast_overall = _fast_track_by_week(sql, session, start, end, of_type)
+    fast_by_week, fast_overall, approved = _fast_track_by_week(sql, session, start, end, of_type)
     clocks, open_overdue = _legal_clocks(
         session, start=start, end=end, today=today, of_type=of_type
     )
@@ -344,7 +340,7 @@ def figures(
         by_type=by_type,
         cycle_time_days_median=None if cycle is None else _rounded(cycle.p50, 2, 86400),
         cycle_time_days_p90=None if cycle is None else _rounded(cycle.p90, 2, 86400),
-        fast_track_share=_share(int(approved[1]), int(approved[0])),
+        fast_track_share=_share(approved[1], approved[0]),
         decided_within_limit_share=decision_clock.share_in_time,
         open_overdue=open_overdue,
         claims_by_week=[
@@ -410,9 +406,10 @@ def _cycle_time_by_week(
 
 def _fast_track_by_week(
     sql: _Sql, session: Session, start: date, end: date, of_type: list[ColumnElement[bool]]
-) -> tuple[list[FastTrackRow], _Percentiles | None]:
+) -> tuple[list[FastTrackRow], _Percentiles | None, tuple[int, int]]:
     """Claims decided in the period by the week of the local day decided (`decided_on`),
-    with report -> decision of the fast-tracked ones, by week and overall."""
+    with report -> decision of the fast-tracked ones, by week and overall, and of the
+    approvals among them (approved, fast-tracked) for the fast-track share."""
     week = sql.week_of(Claim.decided_on)
     decided = [
         Claim.decided_on >= start,
@@ -424,7 +421,11 @@ def _fast_track_by_week(
         select(
             week.label("week"),
             func.count().label("decided"),
-            func.count(case((Claim.fast_track, 1))).label("fast_track"),
+            func.count().filter(Claim.fast_track).label("fast_track"),
+            func.count().filter(Claim.approved_at.is_not(None)).label("approved"),
+            func.count()
+            .filter(Claim.approved_at.is_not(None), Claim.fast_track)
+            .label("approved_fast"),
         )
         .where(*decided)
         .group_by(week)
@@ -451,7 +452,8 @@ def _fast_track_by_week(
                 decision_hours_p90=None if timing is None else _rounded(timing.p90, 2, 3600),
             )
         )
-    return sorted(rows, key=lambda row: row.week), times.get(())
+    approved = (sum(r.approved for r in counts), sum(r.approved_fast for r in counts))
+    return sorted(rows, key=lambda row: row.week), times.get(()), approved
 
 
 def _legal_clocks(
@@ -501,15 +503,15 @@ def _legal_clocks(
     for name, due, done, in_time, overdue in clocks:
         completed = and_(due.is_not(None), done >= start, done <= end)
         columns += [
-            func.count(case((completed, 1))).label(f"{name}_completed"),
-            func.count(case((and_(completed, in_time), 1))).label(f"{name}_in_time"),
-            func.count(case((and_(unfinished, overdue), 1))).label(f"{name}_overdue"),
+            func.count().filter(completed).label(f"{name}_completed"),
+            func.count().filter(and_(completed, in_time)).label(f"{name}_in_time"),
+            func.count().filter(and_(unfinished, overdue)).label(f"{name}_overdue"),
         ]
     any_overdue = or_(
         Claim.next_due_on < today,
         and_(Claim.decided_on.is_(None), Claim.advance_payment_from_on <= today),
     )
-    columns.append(func.count(case((and_(unfinished, any_overdue), 1))).label("open_overdue"))
+    columns.append(func.count().filter(and_(unfinished, any_overdue)).label("open_overdue"))
     # One pass over the claims that have a clock at all (the others count nowhere).
     row = session.execute(
         select(*columns).where(
@@ -606,7 +608,8 @@ def _surveys(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
             .group_by(Survey.rating)
         ).all()
     )
-    average = session.scalar(select(func.avg(Survey.rating)).select_from(source).where(*where))
+    answered = sum(counts.values())
+    average = sum(r * n for r, n in counts.items()) / answered if answered else None
     closed = [Claim.closed_at.is_not(None), sql.in_period(Claim.closed_at), *of_type]
     # At most one rating per claim (unique claim_number): the outer join adds no rows.
     closed_count, closed_rated = session.execute(
@@ -624,7 +627,7 @@ def _surveys(sql: _Sql, session: Session, of_type: list[ColumnElement[bool]]) ->
         .limit(LOW_RATINGS_SHOWN)
     ).all()
     return SurveyStats(
-        answered=sum(counts.values()),
+        answered=answered,
         average_rating=_rounded(average, 2),
         by_rating={str(rating): counts[rating] for rating in sorted(counts)},
         claims_closed=closed_count,
@@ -651,15 +654,22 @@ def _handoffs(
     wait = sql.seconds_between(Handoff.opened_at, Handoff.accepted_at)
     accepted = [*opened, Handoff.accepted_at.is_not(None)]
     limit = settings.handoff_wait_minutes * 60
-    reasons = session.execute(
+    in_period = and_(*opened)
+    waiting_now = Handoff.status == "open"
+    # One pass: the period's handoffs by reason, and those open now (any period).
+    grouped = session.execute(
         select(
             Handoff.reason,
-            func.count().label("opened"),
-            func.count(Handoff.accepted_at).label("accepted"),
+            func.count().filter(in_period).label("opened"),
+            func.count().filter(*accepted).label("accepted"),
+            func.count().filter(*accepted, wait <= limit).label("within"),
+            func.count().filter(waiting_now, Handoff.callback.is_(True)).label("callbacks"),
+            func.count().filter(waiting_now, Handoff.callback.is_(False)).label("waiting"),
         )
-        .where(*opened)
+        .where(or_(in_period, waiting_now))
         .group_by(Handoff.reason)
     ).all()
+    reasons = [r for r in grouped if r.opened]
     by_reason = _percentiles(
         sql,
         session,
@@ -670,13 +680,9 @@ def _handoffs(
         total=True,
     )
     overall = by_reason.get(())
-    within = session.scalar(select(func.count()).where(*accepted, wait <= limit)) or 0
-    callbacks, waiting = session.execute(
-        select(
-            func.count(case((Handoff.callback.is_(True), 1))),
-            func.count(case((Handoff.callback.is_(False), 1))),
-        ).where(Handoff.status == "open")
-    ).one()
+    within = sum(r.within for r in grouped)
+    callbacks = sum(r.callbacks for r in grouped)
+    waiting = sum(r.waiting for r in grouped)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return HandoffStats(
         opened_by_day={d.isoformat(): n for d, n in sorted(per_day.items())},
