@@ -308,9 +308,9 @@ def figures(
     reported = [Claim.reported_on >= start, Claim.reported_on <= end, *of_type]
 
     if sql.postgres:
-        # A dozen short aggregates: compiling each one (JIT, for its high estimated
-        # cost) takes longer than running it.
-        # The by-week percentiles sort up to a year of claims: in memory, not on disk.
+        # For this transaction only: no JIT (compiling each short aggregate, chosen
+        # for its high estimated cost, takes longer than running it), and memory
+        # enough for the by-week percentiles to sort a year of claims without disk.
         session.execute(
             text("SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)")
         )
