@@ -113,7 +113,7 @@ i=0; for port in "${ACTION_PORTS[@]}"; do i=$((i + 1))
   start "actions$i" .venv-bot/bin/python -m rasa_sdk --actions actions --port "$port"
 done
 i=0; for port in "${RASA_PORTS[@]}"; do i=$((i + 1))
-  start "rasa$i" .venv-bot/bin/rasa run --model "$MODEL" --enable-api --auth-token "$RASA_TOKEN" \
+  start "rasa$i" .venv-bot/bin/python -m bot.server run --model "$MODEL" --enable-api --auth-token "$RASA_TOKEN" \
     --interface 127.0.0.1 --port "$port" --endpoints "$RASA_ENDPOINTS" --credentials bot/credentials.yml
 done
 for i in $(seq 1 "$WORKERS"); do
