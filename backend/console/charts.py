@@ -24,10 +24,18 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 12, 34, 42
 FONT = "PingFang SC, Microsoft YaHei, WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif"
 
 
+MAX_BAR = 48  # px: one category alone is a bar, not a wall
+GOOD, WARN, BAD, GREY = "#00a870", "#ff8800", "#e34d59", "#86909c"
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
     values: Sequence[float | None]  # one per category; None: no value (not drawn)
+    colour: str | None = None  # a meaning (GOOD, BAD...) rather than the next in PALETTE
+
+    def fill(self, index: int) -> str:
+        return self.colour or PALETTE[index % len(PALETTE)]
 
 
 def _number(value: float) -> str:
@@ -37,13 +45,16 @@ def _number(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """0 and round steps (1, 2, 2.5, 5 × 10^n) up to at least `top`."""
+def nice_ticks(top: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """0 and round steps (1, 2, 2.5, 5 × 10^n) up to at least `top`; with `whole`
+    (counts of things), steps of at least 1."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1.0, 2.0 if step == 2.5 else step)
     ticks = [0.0]
     while ticks[-1] < top - 1e-9:
         ticks.append(round(ticks[-1] + step, 10))
@@ -65,7 +76,7 @@ def _frame(
     ]
     x = LEFT
     for index, series in enumerate(legend):
-        colour = PALETTE[index % len(PALETTE)]
+        colour = series.fill(index)
         parts.append(f'<rect x="{x}" y="10" width="10" height="10" rx="2" fill="{colour}"/>')
         parts.append(f'<text x="{x + 14}" y="19" fill="#1f2329">{escape(series.name)}</text>')
         # CJK characters are about 11 px wide at this size, Latin ones about 6.
@@ -88,12 +99,16 @@ def _empty(title: str, width: int, height: int) -> Markup:
     )
 
 
+def _whole(series: Sequence[Series]) -> bool:
+    return all(float(v).is_integer() for s in series for v in s.values if v is not None)
+
+
 def _axes(
-    categories: Sequence[str], top: float, unit: str, width: int, height: int
+    categories: Sequence[str], top: float, unit: str, width: int, height: int, whole: bool
 ) -> tuple[list[str], float, list[float]]:
     """Gridlines with the y ticks, and the x labels (thinned so they never overlap);
     returns the parts, the top tick and each category's centre."""
-    ticks = nice_ticks(top)
+    ticks = nice_ticks(top, whole=whole)
     scale_top = ticks[-1]
     plot_w = width - LEFT - RIGHT
     plot_h = height - TOP - BOTTOM
@@ -149,11 +164,11 @@ def bar_chart(
         top = max(sum(s.values[i] or 0 for s in series) for i in range(len(categories)))
     else:
         top = max(v or 0 for s in series for v in s.values)
-    parts, scale_top, centres = _axes(categories, top, unit, width, height)
+    parts, scale_top, centres = _axes(categories, top, unit, width, height, _whole(series))
     plot_h = height - TOP - BOTTOM
     base_y = TOP + plot_h
     slot = (width - LEFT - RIGHT) / len(categories)
-    group_w = slot * 0.7
+    group_w = min(slot * 0.7, MAX_BAR * (1 if stacked else len(series)))
     bar_w = group_w if stacked else group_w / len(series)
     many = len(series) > 1
     for i, (category, centre) in enumerate(zip(categories, centres, strict=True)):
@@ -172,7 +187,7 @@ def bar_chart(
                 y = base_y - h
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{max(bar_w - 1, 1):.1f}" '
-                f'height="{h:.1f}" fill="{PALETTE[index % len(PALETTE)]}" '
+                f'height="{h:.1f}" fill="{s.fill(index)}" '
                 f'data-value="{_attr(_number(value))}">'
                 f"{_tooltip(category, s, value, unit, many)}</rect>"
             )
@@ -195,12 +210,12 @@ def line_chart(
     for s in series:
         if len(s.values) != len(categories):
             raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(categories)}")
-    parts, scale_top, centres = _axes(categories, max(values), unit, width, height)
+    parts, scale_top, centres = _axes(categories, max(values), unit, width, height, _whole(series))
     plot_h = height - TOP - BOTTOM
     base_y = TOP + plot_h
     many = len(series) > 1
     for index, s in enumerate(series):
-        colour = PALETTE[index % len(PALETTE)]
+        colour = s.fill(index)
         runs: list[list[str]] = [[]]
         points: list[str] = []
         for category, centre, value in zip(categories, centres, s.values, strict=True):

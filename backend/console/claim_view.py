@@ -165,23 +165,13 @@ def conversations(session: Session, claim: Claim, holder_id: int) -> list[Conver
 
 
 def payout_preview(session: Session, claim: Claim, amount: Decimal) -> payout.PayoutBreakdown:
-    """The payout an approval of `amount` would give, computed as the approve service
-    computes it: the coverage's deductible and ratio, and what is left of the policy's
-    limit after its other approved or paid claims of this type."""
-    policy = claim.policy
-    coverage = next((c for c in policy.coverages if c.claim_type == claim.claim_type), None)
+    """The payout an approval of `amount` would give, from the same parts the approve
+    decision uses (the policy's coverage, what is left of its limit after the other
+    approved or paid claims, payout_breakdown), so the figure shown is the one made."""
+    coverage = repository.coverage_of(repository.policy_of(session, claim), claim.claim_type)
     if coverage is None:
-        raise ValueError(f"policy {policy.policy_number} has no {claim.claim_type} coverage")
-    used = session.scalars(
-        select(Claim.payout_amount).where(
-            Claim.policy_id == claim.policy_id,
-            Claim.claim_type == claim.claim_type,
-            Claim.id != claim.id,
-            Claim.status.in_(review.LIMIT_CONSUMING),
-            Claim.payout_amount.is_not(None),
-        )
-    ).all()
-    left = payout.limit_remaining(coverage.limit, [u for u in used if u is not None])
+        raise ValueError(f"claim {claim.claim_number} has no {claim.claim_type} coverage")
+    left = review.limit_left(session, claim, coverage)
     return payout.payout_breakdown(amount, coverage.deductible, coverage.ratio, left)
 
 

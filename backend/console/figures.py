@@ -38,6 +38,15 @@ ROUTES = {
     "none": "未发出",
 }
 DELIVERY = {**labels.DELIVERY, "none": "无回执", "read": "已读", "undelivered": "未送达"}
+DELIVERY_COLOURS = {
+    "delivered": charts.GOOD,
+    "read": charts.GOOD,
+    "sent": charts.PALETTE[0],
+    "failed": charts.BAD,
+    "undelivered": charts.BAD,
+    "queued": charts.GREY,
+    "none": "#c9cdd4",
+}
 
 
 @dataclass(frozen=True)
@@ -179,9 +188,9 @@ def build_charts(s: StatsOut) -> list[Chart]:
                 "法定时限：按时完成与当前逾期",
                 [CLOCKS.get(r.clock, r.clock) for r in clocks],
                 [
-                    charts.Series("按时", [r.in_time for r in clocks]),
-                    charts.Series("超期完成", [r.late for r in clocks]),
-                    charts.Series("当前逾期", [r.open_overdue for r in clocks]),
+                    charts.Series("按时", [r.in_time for r in clocks], charts.GOOD),
+                    charts.Series("超期完成", [r.late for r in clocks], charts.WARN),
+                    charts.Series("当前逾期", [r.open_overdue for r in clocks], charts.BAD),
                 ],
                 unit="件",
             ),
@@ -258,11 +267,11 @@ def build_charts(s: StatsOut) -> list[Chart]:
                 "通知：按渠道和方式",
                 [ROUTES.get(r.route, r.route) for r in notices],
                 [
-                    charts.Series("已送达", [r.delivered for r in notices]),
-                    charts.Series("已发送", [r.sent for r in notices]),
-                    charts.Series("失败", [r.failed for r in notices]),
-                    charts.Series("待发送", [r.pending for r in notices]),
-                    charts.Series("客户已退订", [r.suppressed for r in notices]),
+                    charts.Series("已送达", [r.delivered for r in notices], charts.GOOD),
+                    charts.Series("已发送", [r.sent for r in notices], charts.PALETTE[0]),
+                    charts.Series("失败", [r.failed for r in notices], charts.BAD),
+                    charts.Series("待发送", [r.pending for r in notices], charts.GREY),
+                    charts.Series("客户已退订", [r.suppressed for r in notices], "#8e56dd"),
                 ],
                 unit="条",
                 stacked=True,
@@ -316,7 +325,11 @@ def build_charts(s: StatsOut) -> list[Chart]:
                 "发给客户的消息：送达情况",
                 [labels.label(labels.CHANNELS, c) for c in channels],
                 [
-                    charts.Series(DELIVERY.get(st, st), [count.get((c, st), 0) for c in channels])
+                    charts.Series(
+                        DELIVERY.get(st, st),
+                        [count.get((c, st), 0) for c in channels],
+                        DELIVERY_COLOURS.get(st),
+                    )
                     for st in statuses
                 ],
                 unit="条",

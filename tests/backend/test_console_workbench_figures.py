@@ -85,6 +85,12 @@ def test_ticks_are_round_numbers_reaching_the_top() -> None:
     assert charts.nice_ticks(37) == [0, 10, 20, 30, 40]
     assert charts.nice_ticks(0.9)[-1] >= 0.9
     assert charts.nice_ticks(0) == [0, 1]
+    # Counts of things: no 0.25 of a claim on the axis.
+    assert charts.nice_ticks(1, whole=True) == [0, 1]
+    assert charts.nice_ticks(3, whole=True) == [0, 1, 2, 3]
+    assert charts.nice_ticks(9, whole=True) == [0, 2, 4, 6, 8, 10]
+    one = parsed(charts.bar_chart("一件", ["a"], [charts.Series("x", [1])]))
+    assert [t.text for t in one.iter(f"{SVG}text")][:2] == ["0", "1"]
 
 
 def test_a_series_of_the_wrong_length_is_a_bug() -> None:
