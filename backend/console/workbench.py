@@ -324,6 +324,10 @@ def decide(
     reference: Annotated[str, Form(max_length=200)] = "",
     confirmed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
+    if _signed_in(request, session, settings, activity=False) is None:
+        # Signed out meanwhile: after signing in, back to the claim (not to this POST).
+        back = urlencode({"next": f"/console/claims/{claim_number}"})
+        return RedirectResponse(f"/console/login?{back}", status_code=303)
     who = _adjuster(request, session, settings)
     if isinstance(who, Response):
         return who

@@ -308,6 +308,21 @@ def test_a_decision_without_the_pages_csrf_token_is_refused(
     assert status_of(session, number) == "under_review"
 
 
+def test_a_decision_after_the_session_ended_leads_back_to_the_claim_after_signing_in(
+    client: TestClient,
+    sign_in: Callable[[str], str],
+    under_review: dict[str, Any],
+    session: Session,
+) -> None:
+    csrf = sign_in("ada")
+    number = under_review["claim_number"]
+    client.cookies.clear()
+    r = decide(client, csrf, number, action="reject", reason="不在保障范围", confirmed="1")
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/console/login?next=%2Fconsole%2Fclaims%2F{number}"
+    assert status_of(session, number) == "under_review"
+
+
 def test_reject_close_reopen_and_request_documents_from_the_page(
     client: TestClient,
     sign_in: Callable[[str], str],
