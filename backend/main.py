@@ -18,7 +18,6 @@ from backend.console.router import ConsoleHeaders
 from backend.console.router import router as console_router
 from backend.console.workbench import router as workbench_router
 from backend.conversations.handoff_router import router as handoff_router
-from backend.conversations.inbox import answering_unanswered
 from backend.conversations.router import router as conversations_router
 from backend.core.body_limit import BodySizeLimit
 from backend.core.errors import install_error_handlers
@@ -45,8 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.claims = services
             app.state.channel_runtime = services.channels
             app.state.channel_gateway = services.gateway
-            async with answering_unanswered(services):
-                yield
+            yield
 
     app = FastAPI(
         title="Claims assistant backend",

@@ -58,7 +58,7 @@ class ConversationGateway(Protocol):
 
         `handle_inbound` then answers an accepted message instead of dropping it as
         already stored, and `answered` ends it. One whose replica died in between is
-        handed to `ChannelRuntime.answerers` again by the app, on any replica.
+        handed to `ChannelRuntime.answerers` again by the app's notifications workers.
         """
         ...
 

@@ -1,10 +1,12 @@
-"""Accepted messages whose replica died before answering them (an SMS: Twilio had its
-200 and will not send it again) are answered by another replica.
+"""Accepted messages whose app replica died before answering them (an SMS: Twilio had
+its 200 and will not send it again) are answered by a notifications worker.
 
-Every app replica looks every INBOUND_RETRY_SECONDS for accepted turns whose claim has
-run out (INBOUND_LEASE_SECONDS after the replica that took them claimed them), claims
-them (one replica wins each), and answers them as the channel does
-(`ChannelRuntime.answerers`). A replica that starts looks at once.
+Every worker looks every INBOUND_RETRY_SECONDS for accepted turns whose claim has run
+out (INBOUND_LEASE_SECONDS after the replica that took them claimed them), claims them
+(one worker wins each), and answers them as the channel does
+(`ChannelRuntime.answerers`: the bot's turn, sent over the platform's API). The workers
+rather than the app replicas look, because on SQLite every look takes the database's
+write lock, which the app's request handling (and its tests) should not wait behind.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ async def answer_unanswered(services: Services) -> int:
 
 
 async def _keep_answering(services: Services) -> None:
+    await asyncio.sleep(services.settings.inbound_retry_seconds)
     while True:
         try:
             await answer_unanswered(services)
@@ -55,7 +58,7 @@ async def _keep_answering(services: Services) -> None:
 
 @asynccontextmanager
 async def answering_unanswered(services: Services) -> AsyncIterator[None]:
-    """While the block runs, this replica answers what a dead one accepted."""
+    """While the block runs, this process answers what a dead app replica accepted."""
     task = asyncio.get_running_loop().create_task(_keep_answering(services))
     try:
         yield

@@ -146,9 +146,9 @@ class Settings(BaseSettings):
     button_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     fallback_reply_text: str = "抱歉，系统繁忙，您的消息已收到，请稍后再试。"
     # An accepted SMS (Twilio has its 200 and will not send it again) is kept until it
-    # is answered. The replica that took it answers it within the lease; after that any
-    # replica looks for such messages every INBOUND_RETRY_SECONDS and answers them, at
-    # most INBOUND_MAX_ATTEMPTS times in all. The lease must outlast the slowest turn
+    # is answered. The replica that took it answers it within the lease; after that the
+    # notifications workers look for such messages every INBOUND_RETRY_SECONDS and
+    # answer them, at most INBOUND_MAX_ATTEMPTS times in all. The lease must outlast the slowest turn
     # (Rasa's and Twilio's timeouts), or a slow turn is answered twice.
     inbound_lease_seconds: float = Field(default=120.0, gt=0)
     inbound_retry_seconds: float = Field(default=5.0, gt=0)

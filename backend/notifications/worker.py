@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from backend.composition import open_services, outbox_channel
+from backend.conversations.inbox import answering_unanswered
 from backend.core.logging import configure_logging
 from backend.core.settings import Settings, get_settings
 from backend.core.state import Services
@@ -69,6 +70,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, name: str | Non
         loop = asyncio.get_running_loop()
         next_beat = next_jobs = 0.0
         log.info("notifications worker %s started", name)
+        # Also answers what a dead app replica accepted and did not answer (an SMS).
+        answering = answering_unanswered(services)
+        await answering.__aenter__()
         try:
             while not stop.is_set():
                 if loop.time() >= next_beat:
@@ -90,6 +94,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, name: str | Non
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            await answering.__aexit__(None, None, None)
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -5,7 +5,8 @@ The SMS webhook answers empty TwiML at once and answers the person through the R
 API from a background task: Twilio gives a webhook 15 s, a bot turn may need longer.
 Twilio does not send a message again once it has its 200, so the message is made
 durable first (`gateway.accept`, which also drops a duplicate); should this replica die
-before answering it, another one does (`answer_sms` through `ChannelRuntime.answerers`).
+before answering it, a notifications worker does (`answer_sms` through
+`ChannelRuntime.answerers`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
 """An SMS Twilio has had its 200 for is never lost: Twilio does not send it again, so the
 app stores it before answering the webhook, and when the replica that took it stops
-before answering, another replica answers it, once."""
+before answering, a notifications worker answers it, once."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
 
 from backend.core.db import transaction
+from backend.core.settings import Settings
 from backend.models import InboundTurn
+from backend.notifications.worker import run_worker
 from tests.integration.conftest import TWILIO_NUMBER, RunningApp, StartApp, new_phone, wait_for
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -24,56 +30,74 @@ def inbound_turns(app: RunningApp, conversation_id: str) -> list[InboundTurn]:
         )
 
 
-def test_an_sms_accepted_by_a_replica_that_stops_is_answered_by_another_once(
+@contextmanager
+def notifications_worker(settings: Settings) -> Iterator[None]:
+    """`python -m backend.notifications.worker`, in a thread of its own."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(run_worker(settings, stop, name="w-test"),)
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+def test_an_sms_accepted_by_a_replica_that_stops_is_answered_by_a_worker_once(
     start_app: StartApp, database_url: str
 ) -> None:
-    # Replica A takes the message and holds it for 2 s; it would look for stalled ones
-    # only once a minute, so no one but B picks it up.
-    replica_a = start_app(
-        database_url=database_url, inbound_lease_seconds=2, inbound_retry_seconds=60
-    )
+    # The replica holds what it took for 2 s; after that a worker may answer it.
+    replica = start_app(database_url=database_url, inbound_lease_seconds=2)
     phone = new_phone()
     conversation_id = f"sms:{phone}"
-    inbound = replica_a.webhooks.inbound_sms(from_=phone, to=TWILIO_NUMBER, body="我的理赔进度")
-    replica_a.rasa.delay = 12  # the bot's turn is still running when A goes away
+    inbound = replica.webhooks.inbound_sms(from_=phone, to=TWILIO_NUMBER, body="我的理赔进度")
+    replica.rasa.delay = 12  # the bot's turn is still running when the replica goes away
 
-    response = replica_a.post_twilio(inbound)
+    response = replica.post_twilio(inbound)
 
     assert response.status_code == 200 and response.text == EMPTY_TWIML
     # Durable before Twilio heard 200.
-    [kept] = replica_a.transcript(conversation_id)
+    [kept] = replica.transcript(conversation_id)
     assert (kept.direction, kept.text) == ("inbound", "我的理赔进度")
-    [turn] = inbound_turns(replica_a, conversation_id)
+    [turn] = inbound_turns(replica, conversation_id)
     assert turn.answered_at is None and "From" not in turn.message  # no platform form kept
-    wait_for(lambda: replica_a.rasa.received, what="A's bot turn to start")
-    replica_a.stop()  # its turn is cut off unanswered (as if the process died)
-    assert replica_a.twilio.messages == []
+    wait_for(lambda: replica.rasa.received, what="the replica's bot turn to start")
+    replica.stop()  # its turn is cut off unanswered (as if the process died)
+    assert replica.twilio.messages == []
 
-    replica_a.rasa.delay = 0
-    replica_b = start_app(database_url=database_url, inbound_retry_seconds=0.2)
-    [sent] = replica_b.twilio.wait_for_messages(1, timeout=10)
-    assert (sent["to"], sent["body"]) == (phone, "你说：我的理赔进度")
-    # Twilio delivering the same message again changes nothing.
-    assert replica_b.post_twilio(inbound).status_code == 200
-    time.sleep(1.0)  # B looks five more times
-    assert len(replica_b.twilio.messages) == 1
-    texts = [(m.direction, m.text) for m in replica_b.transcript(conversation_id)]
+    replica.rasa.delay = 0
+    worker_settings = replica.settings.model_copy(update={"inbound_retry_seconds": 0.2})
+    with notifications_worker(worker_settings):
+        [sent] = replica.twilio.wait_for_messages(1, timeout=15)
+        assert (sent["to"], sent["body"]) == (phone, "你说：我的理赔进度")
+        time.sleep(1.0)  # it looks five more times
+    assert len(replica.twilio.messages) == 1
+    texts = [(m.direction, m.text) for m in replica.transcript(conversation_id)]
     assert texts == [("inbound", "我的理赔进度"), ("outbound", "你说：我的理赔进度")]
-    [turn] = inbound_turns(replica_b, conversation_id)
+    [turn] = inbound_turns(replica, conversation_id)
     assert turn.answered_at is not None and turn.attempts == 2
+    # Twilio delivering the same message again changes nothing.
+    again = start_app(database_url=database_url)
+    assert again.post_twilio(inbound).status_code == 200
+    time.sleep(0.5)
+    assert len(again.twilio.messages) == 1
 
 
 def test_an_answered_sms_is_not_taken_up_again(start_app: StartApp, database_url: str) -> None:
     # The lease outlasts the turn (as the default's 120 s outlasts Rasa's and Twilio's
-    # timeouts); the app looks for stalled messages five times a second.
-    app = start_app(database_url=database_url, inbound_lease_seconds=3, inbound_retry_seconds=0.2)
+    # timeouts); a worker looks for stalled messages five times a second.
+    app = start_app(database_url=database_url, inbound_lease_seconds=3)
     phone = new_phone()
     inbound = app.webhooks.inbound_sms(from_=phone, to=TWILIO_NUMBER, body="你好")
 
-    assert app.post_twilio(inbound).status_code == 200
-
-    app.twilio.wait_for_messages(1)
-    time.sleep(4)  # past the lease
+    with notifications_worker(app.settings.model_copy(update={"inbound_retry_seconds": 0.2})):
+        assert app.post_twilio(inbound).status_code == 200
+        app.twilio.wait_for_messages(1)
+        time.sleep(4)  # past the lease
     assert [m["body"] for m in app.twilio.messages] == ["你说：你好"]
     assert len(app.rasa.received) == 1
     [turn] = inbound_turns(app, f"sms:{phone}")
