@@ -76,6 +76,8 @@ class ClaimPage:
             offered.add("close")
         if S.REOPENED in targets:
             offered.add("reopen")
+        if self.claim.status == S.REJECTED and self.claim.rejection_notified_at is None:
+            offered.add("rejection-notice")
         return offered
 
 

@@ -49,15 +49,26 @@ ACTIONS = {
     "mark-paid": "标记已支付",
     "close": "结案",
     "reopen": "重新审核",
+    "rejection-notice": "登记拒赔通知书已送达",
 }
+TOLD = "客户会通过通知收到这条消息。"
 DONE = {
-    "approve": "已核定赔付",
-    "partially-approve": "已部分赔付",
-    "reject": "已拒赔",
-    "request-documents": "已要求补充材料",
-    "mark-paid": "已标记为已支付",
-    "close": "已结案",
-    "reopen": "已重新打开",
+    "approve": f"已核定赔付。{TOLD}",
+    "partially-approve": f"已部分赔付。{TOLD}",
+    "reject": f"已拒赔。{TOLD}请在 3 日内送达拒赔通知书并在此登记。",
+    "request-documents": f"已要求补充材料。{TOLD}",
+    "mark-paid": f"已标记为已支付。{TOLD}",
+    "close": f"已结案。{TOLD}",
+    "reopen": f"已重新打开。{TOLD}",
+    "rejection-notice": "已登记拒赔通知书送达，拒赔通知期限停止计时。",
+}
+# How the written rejection notice (Art. 24) reached the customer: RejectionNoticeIn's.
+NOTICE_CHANNELS = {
+    "letter": "挂号信",
+    "email": "电子邮件",
+    "sms": "短信",
+    "wechat": "微信",
+    "in_person": "当面送达",
 }
 REASON_MAX = 2000
 PAGE_SIZE = 25
@@ -118,6 +129,7 @@ def _claim_response(
             "error": error,
             "done": DONE.get(done or ""),
             "describe_event": describe_event,
+            "notice_channels": NOTICE_CHANNELS,
         },
         status_code=status_code,
     )
@@ -190,6 +202,7 @@ class PendingDecision:
     reason: str | None = None
     items: tuple[str, ...] = ()
     reference: str | None = None
+    channel: str | None = None  # of a rejection notice
     breakdown: payout.PayoutBreakdown | None = None
 
     @property
@@ -206,6 +219,8 @@ class PendingDecision:
         out.extend(("items", item) for item in self.items)
         if self.reference:
             out.append(("reference", self.reference))
+        if self.channel:
+            out.append(("channel", self.channel))
         return out
 
 
@@ -229,7 +244,7 @@ def _amount(raw: str) -> Decimal:
 
 
 def _read(
-    action: str, amount: str, reason: str, items: list[str], reference: str
+    action: str, amount: str, reason: str, items: list[str], reference: str, channel: str = ""
 ) -> PendingDecision:
     """The form's fields checked as the API's bodies check them, in plain words."""
     if action not in ACTIONS:
@@ -249,11 +264,15 @@ def _read(
         if not reason:
             raise Refused("要求补充材料需要填写理由，客户会收到这条理由。")
         return PendingDecision(action, reason=reason, items=tuple(dict.fromkeys(items)))
-    if action == "mark-paid":
+    if action in ("mark-paid", "rejection-notice"):
         reference = reference.strip()
         if len(reference) > 100:
-            raise Refused("支付流水号最多 100 个字符。")
-        return PendingDecision(action, reference=reference or None)
+            raise Refused("单号最多 100 个字符。")
+        if action == "mark-paid":
+            return PendingDecision(action, reference=reference or None)
+        if channel not in NOTICE_CHANNELS:
+            raise Refused("请选择拒赔通知书的送达方式。")
+        return PendingDecision(action, reference=reference or None, channel=channel)
     return PendingDecision(action, reason=reason or None)
 
 
@@ -290,6 +309,10 @@ def _apply(
         decisions.close(session, settings, claim, who, d.reason)
     elif d.action == "reopen":
         decisions.reopen(session, settings, claim, who, d.reason or "")
+    elif d.action == "rejection-notice":
+        decisions.record_rejection_notice(
+            session, settings, claim, who, d.channel or "", d.reference
+        )
 
 
 def refusal_in_words(error: ApiError, action: str) -> str:
@@ -322,6 +345,7 @@ def decide(
     reason: Annotated[str, Form(max_length=REASON_MAX + 100)] = "",
     items: Annotated[list[str] | None, Form(max_length=40)] = None,
     reference: Annotated[str, Form(max_length=200)] = "",
+    channel: Annotated[str, Form(max_length=20)] = "",
     confirmed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     if _signed_in(request, session, settings, activity=False) is None:
@@ -352,7 +376,9 @@ def decide(
     except ApiError:
         return _claim_response(request, session, settings, who, claim_number)
     try:
-        decision = _preview(session, claim, _read(action, amount, reason, items or [], reference))
+        decision = _preview(
+            session, claim, _read(action, amount, reason, items or [], reference, channel)
+        )
     except Refused as refused:
         return again(refused.message, refused.status_code)
     except ApiError as error:

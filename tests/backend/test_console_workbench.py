@@ -362,6 +362,40 @@ def test_reject_close_reopen_and_request_documents_from_the_page(
     assert status_of(session, number) == "documents_pending"
 
 
+def test_a_rejection_then_its_written_notice_stops_the_three_day_clock(
+    client: TestClient,
+    sign_in: Callable[[str], str],
+    under_review: dict[str, Any],
+    session: Session,
+) -> None:
+    csrf = sign_in("ada")
+    number = under_review["claim_number"]
+    r = decide(client, csrf, number, action="reject", reason="既往症不在保障范围", confirmed="1")
+    assert r.status_code == 303
+    assert notices(session, number)[-1] == "rejected"
+    page = client.get(f"/console/claims/{number}").text
+    assert "拒赔通知期限" in page and "剩 3 天" in page and "拒赔通知书已送达" in page
+    missing = decide(client, csrf, number, action="rejection-notice")
+    assert missing.status_code == 422 and "请选择拒赔通知书的送达方式" in missing.text
+    asked = decide(
+        client, csrf, number, action="rejection-notice", channel="letter", reference="EMS1"
+    )
+    assert "确认登记拒赔通知书已送达" in asked.text and "挂号信" in asked.text
+    done = decide(
+        client, csrf, number, action="rejection-notice", channel="letter", reference="EMS1",
+        confirmed="1",
+    )  # fmt: skip
+    assert done.status_code == 303
+    page = client.get(done.headers["location"]).text
+    assert "已登记拒赔通知书送达，拒赔通知期限停止计时" in page
+    assert "拒赔通知已送达" in page  # the timeline
+    assert "拒赔通知书已送达</summary>" not in page  # nothing left to record
+    assert "剩 3 天" not in page and "完成" in page
+    # Only once: the form is gone, and a second post is refused in words.
+    again = decide(client, csrf, number, action="rejection-notice", channel="sms", confirmed="1")
+    assert again.status_code == 409 and "拒赔通知已登记过" in again.text
+
+
 def test_paid_then_closed_then_reopened(
     client: TestClient,
     sign_in: Callable[[str], str],
