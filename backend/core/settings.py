@@ -179,9 +179,9 @@ class Settings(BaseSettings):
     # How long a worker holds the notices it took; after that another worker may
     # take them (the first one died).
     notice_lease_seconds: float = Field(default=60.0, gt=0)
-    notice_batch_size: int = Field(default=50, ge=1)
+    notice_batch_size: int = Field(default=100, ge=1)
     # How many notices of a batch are on their way at once (each waits on an API).
-    notice_concurrency: int = Field(default=8, ge=1)
+    notice_concurrency: int = Field(default=16, ge=1)
     # Without Redis the worker looks for new notices this often.
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     # /health calls the worker dead when it has not reported for this long.
