@@ -49,6 +49,13 @@ class FakeResponse:
 Handler = Callable[[FakeRequest], FakeResponse]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: more clients connecting at once than
+    # that (a worker sends 16 notices at a time) get their connection reset, which no
+    # real platform does. Real servers queue far more.
+    request_queue_size = 256
+
+
 class LoopbackServer:
     """Serve `handler` on 127.0.0.1:<random port> in a daemon thread."""
 
@@ -89,7 +96,7 @@ class LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._server = _Server(("127.0.0.1", 0), RequestHandler)
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits for it, once per test.
         self._thread = threading.Thread(
