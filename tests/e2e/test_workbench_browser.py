@@ -191,6 +191,9 @@ def test_an_adjuster_approves_the_first_claim_and_the_customer_is_told(
     number = claim["claim_number"]
 
     page, refused = sign_in(context, stack)
+    expect(page.locator("#claims-queue")).to_contain_text(number)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "workbench-queue.png"), full_page=True)
     # Car claims only (other journeys leave medical and property claims in the queue).
     page.get_by_role("combobox", name=re.compile("^险种")).select_option(label="车险")
     page.get_by_role("button", name="筛选").click()
@@ -199,8 +202,6 @@ def test_an_adjuster_approves_the_first_claim_and_the_customer_is_told(
     expect(first).to_contain_text(number)
     expect(first).to_contain_text("李娜")
     expect(first).to_contain_text("核定期限")
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "workbench-queue.png"), full_page=True)
 
     first.get_by_role("link", name=number).click()
     expect(page.get_by_role("heading", name=re.compile(number))).to_be_visible()
