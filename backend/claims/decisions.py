@@ -24,6 +24,18 @@ from backend.models import Claim
 from backend.notifications.outbox import enqueue
 
 
+def payout_for(session: Session, claim: Claim, amount: Decimal) -> payout.PayoutBreakdown:
+    """The payout an approval of `amount` gives: the policy's coverage (deductible,
+    ratio) and what is left of its limit after the other approved or paid claims. The
+    console shows this before an adjuster confirms, so the figure shown is the one made."""
+    coverage = coverage_of(policy_of(session, claim), claim.claim_type)
+    if coverage is None:
+        raise ValueError(f"claim {claim.claim_number} has no {claim.claim_type} coverage")
+    return payout.payout_breakdown(
+        amount, coverage.deductible, coverage.ratio, limit_left(session, claim, coverage)
+    )
+
+
 def approve(
     session: Session,
     settings: Settings,
@@ -49,12 +61,7 @@ def approve(
         raise ApiError(
             422, "reason_required", "部分赔付需要说明理由 / partial approval needs a reason"
         )
-    policy = policy_of(session, claim)
-    coverage = coverage_of(policy, claim.claim_type)
-    assert coverage is not None
-    breakdown = payout.payout_breakdown(
-        amount, coverage.deductible, coverage.ratio, limit_left(session, claim, coverage)
-    )
+    breakdown = payout_for(session, claim, amount)
     claim.approved_amount = payout.to_fen(amount)
     claim.payout_amount = breakdown.payout
     target = S.PARTIALLY_APPROVED if partial else S.APPROVED

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.claims import repository, review
+from backend.claims import repository
 from backend.console.queries import TRANSCRIPT_LINES, Line, _line
 from backend.core import clock
 from backend.core.settings import Settings
@@ -164,17 +164,6 @@ def conversations(session: Session, claim: Claim, holder_id: int) -> list[Conver
         key=lambda cid: (cid != claim.reported_by, -(lines[cid][-1].id if lines[cid] else 0)),
     )
     return [ConversationView(cid, known[cid], lines[cid]) for cid in order]
-
-
-def payout_preview(session: Session, claim: Claim, amount: Decimal) -> payout.PayoutBreakdown:
-    """The payout an approval of `amount` would give, from the same parts the approve
-    decision uses (the policy's coverage, what is left of its limit after the other
-    approved or paid claims, payout_breakdown), so the figure shown is the one made."""
-    coverage = repository.coverage_of(repository.policy_of(session, claim), claim.claim_type)
-    if coverage is None:
-        raise ValueError(f"claim {claim.claim_number} has no {claim.claim_type} coverage")
-    left = review.limit_left(session, claim, coverage)
-    return payout.payout_breakdown(amount, coverage.deductible, coverage.ratio, left)
 
 
 def yuan(amount: Decimal | None) -> str:

@@ -285,7 +285,7 @@ def _preview(session: Session, claim: Claim, decision: PendingDecision) -> Pendi
             f"核定金额 {payout.format_yuan(decision.amount)} 超过了申请金额 "
             f"{payout.format_yuan(claim.claimed_amount)}。"
         )
-    breakdown = claim_view.payout_preview(session, claim, decision.amount)
+    breakdown = decisions.payout_for(session, claim, decision.amount)
     return PendingDecision(**{**decision.__dict__, "breakdown": breakdown})
 
 
