@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.claims import repository
 from backend.console.queries import TRANSCRIPT_LINES, Line, _line
 from backend.core import clock
+from backend.core.errors import ApiError
 from backend.core.settings import Settings
 from backend.domain import deadlines as deadline_rules
 from backend.domain import payout
@@ -90,13 +91,12 @@ def is_pdf(document: Document) -> bool:
 
 
 def claim_page(session: Session, settings: Settings, claim_number: str) -> ClaimPage | None:
-    claim = session.scalars(
-        repository.claim_query().where(Claim.claim_number == claim_number)
-    ).one_or_none()
-    if claim is None:
+    try:
+        detail = repository.claim_detail(session, claim_number)
+    except ApiError:
         return None
-    holder = session.get_one(Policyholder, claim.policy.policyholder_id)
-    documents = repository.documents_of(session, claim)
+    claim, documents = detail.claim, detail.documents
+    holder = claim.policy.policyholder
     by_item: dict[str, list[Document]] = defaultdict(list)
     loose: list[Document] = []
     codes = {entry.code for entry in claim.checklist}
@@ -111,7 +111,7 @@ def claim_page(session: Session, settings: Settings, claim_number: str) -> Claim
         holder=holder,
         documents_by_item=dict(by_item),
         loose_documents=loose,
-        events=repository.events_of(session, claim),
+        events=detail.events,
         clocks=clock.deadline_status(settings, claim, today),
         today=today,
         conversations=conversations(session, claim, holder.id),
