@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.audit import service as audit
 from backend.claims import decisions, payment, repository
 from backend.claims.moves import Who
 from backend.console import claim_view, labels
@@ -30,9 +29,9 @@ from backend.console.router import _login_redirect, _render, _signed_in
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
+from backend.documents import responses
 from backend.documents.deps import DocumentStoreDep
 from backend.documents.service import read_document
-from backend.documents.sniff import EXTENSIONS
 from backend.domain import payout
 from backend.domain.types import Actor, ClaimStatus
 from backend.models import Claim
@@ -171,23 +170,8 @@ def claim_document(
     if claim_id is None or document.claim_id != claim_id:
         # Only through the claim it belongs to: a guessed id on another claim is 404.
         return Response("文件不存在", status_code=404, media_type="text/plain; charset=utf-8")
-    audit.record(
-        session,
-        who.username,
-        audit.DOCUMENT_VIEWED,
-        document.id,
-        claim_id=document.claim_id,
-        role=who.role,
-    )
-    extension = EXTENSIONS.get(document.media_type, "bin")
-    return Response(
-        content,
-        media_type=document.media_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{document.id}.{extension}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    responses.record_staff_view(session, who.username, who.role, document)
+    return responses.inline(document, content)
 
 
 # ---------------------------------------------------------------- decisions

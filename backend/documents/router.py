@@ -6,13 +6,12 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.audit import service as audit
 from backend.core.deps import SessionDep, SettingsDep
 from backend.core.security import CallerDep, StaffCaller
+from backend.documents import responses
 from backend.documents.deps import DocumentStoreDep, read_request_body
 from backend.documents.schemas import DocumentOut
 from backend.documents.service import read_document, store_document
-from backend.documents.sniff import EXTENSIONS
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
@@ -73,24 +72,5 @@ def document_content(
     uploads and the documents of its bound policyholder's claims; anything else is 404."""
     document, content = read_document(session, store, settings, document_id, caller=caller)
     if isinstance(caller, StaffCaller):
-        # Claim documents are sensitive personal information (PIPL): every staff view
-        # is on record, in the same transaction as the read.
-        audit.record(
-            session,
-            caller.username,
-            audit.DOCUMENT_VIEWED,
-            document.id,
-            claim_id=document.claim_id,
-            role=caller.role,
-        )
-    extension = EXTENSIONS.get(document.media_type, "bin")
-    return Response(
-        content,
-        media_type=document.media_type,
-        headers={
-            # Named after our id, never the sender's name (no header injection either).
-            "Content-Disposition": f'inline; filename="{document.id}.{extension}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+        responses.record_staff_view(session, caller.username, caller.role, document)
+    return responses.inline(document, content)
