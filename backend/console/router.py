@@ -31,7 +31,7 @@ from backend.console import labels, queries
 from backend.conversations import handoffs
 from backend.conversations.handoffs import Followup
 from backend.core.db import in_transaction
-from backend.core.deps import SessionDep, SettingsDep, StateDep
+from backend.core.deps import RowId, SessionDep, SettingsDep, StateDep
 from backend.core.errors import ApiError
 from backend.core.settings import Settings
 from backend.models import Handoff
@@ -358,7 +358,7 @@ def queue_page(request: Request, session: SessionDep, settings: SettingsDep) -> 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
 def handoff_page(
-    handoff_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    handoff_id: RowId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     who = _signed_in(request, session, settings)
     if who is None:
@@ -425,7 +425,7 @@ def queue_fragment(request: Request, session: SessionDep, settings: SettingsDep)
 
 @router.get("/fragments/handoffs/{handoff_id}", response_class=HTMLResponse)
 def handoff_fragment(
-    handoff_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    handoff_id: RowId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The parts of a conversation page that change: its state (and so the actions
     offered) and the transcript. The reply box is left alone while the agent types."""
@@ -450,7 +450,7 @@ def handoff_fragment(
 
 @router.get("/fragments/handoffs/{handoff_id}/notes", response_class=HTMLResponse)
 def notes_fragment(
-    handoff_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    handoff_id: RowId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     who = _fragment_caller(request, session, settings)
     if isinstance(who, Response):

@@ -21,7 +21,7 @@ from backend.conversations.handoffs import Followup
 from backend.conversations.outbound import DeliveryRefused
 from backend.core import clock
 from backend.core.db import in_transaction
-from backend.core.deps import StateDep
+from backend.core.deps import RowId, StateDep
 from backend.core.errors import error_body
 from backend.core.security import StaffCaller, require_staff
 from backend.core.settings import Settings
@@ -231,7 +231,7 @@ async def handoff_events(_agent: AgentCaller, state: StateDep) -> StreamingRespo
 
 
 @router.get("/{handoff_id}")
-async def get_handoff(handoff_id: int, _agent: AgentCaller, state: StateDep) -> HandoffDetail:
+async def get_handoff(handoff_id: RowId, _agent: AgentCaller, state: StateDep) -> HandoffDetail:
     now = datetime.now(UTC)
 
     def work(session: Session) -> HandoffDetail:
@@ -282,7 +282,7 @@ async def _transition(
 
 
 @router.post("/{handoff_id}/accept")
-async def accept(handoff_id: int, agent: AgentCaller, state: StateDep) -> HandoffItem:
+async def accept(handoff_id: RowId, agent: AgentCaller, state: StateDep) -> HandoffItem:
     """Take the handoff: it becomes active with the caller as its agent; the customer
     is told an agent joined. 409 when another agent has it or it is closed."""
     now = datetime.now(UTC)
@@ -293,7 +293,7 @@ async def accept(handoff_id: int, agent: AgentCaller, state: StateDep) -> Handof
 
 @router.post("/{handoff_id}/messages", response_model=MessageOut)
 async def send_message(
-    handoff_id: int, body: TextIn, agent: AgentCaller, state: StateDep
+    handoff_id: RowId, body: TextIn, agent: AgentCaller, state: StateDep
 ) -> MessageOut | JSONResponse:
     """Send a reply on the customer's own channel (WeChat customer-service message, SMS,
     web chat), recorded with the agent as sender. A platform refusal (45015 window
@@ -338,7 +338,7 @@ async def send_message(
 
 
 @router.post("/{handoff_id}/notes", status_code=201)
-async def add_note(handoff_id: int, body: TextIn, agent: AgentCaller, state: StateDep) -> NoteOut:
+async def add_note(handoff_id: RowId, body: TextIn, agent: AgentCaller, state: StateDep) -> NoteOut:
     """A private note for staff; never sent to the customer."""
 
     def work(session: Session) -> NoteOut:
@@ -350,7 +350,7 @@ async def add_note(handoff_id: int, body: TextIn, agent: AgentCaller, state: Sta
 
 @router.post("/{handoff_id}/transfer")
 async def transfer(
-    handoff_id: int, body: TransferIn, agent: AgentCaller, state: StateDep
+    handoff_id: RowId, body: TransferIn, agent: AgentCaller, state: StateDep
 ) -> HandoffItem:
     return await _transition(
         state,
@@ -361,7 +361,7 @@ async def transfer(
 
 @router.post("/{handoff_id}/close")
 async def close(
-    handoff_id: int, agent: AgentCaller, state: StateDep, body: CloseIn | None = None
+    handoff_id: RowId, agent: AgentCaller, state: StateDep, body: CloseIn | None = None
 ) -> HandoffItem:
     """Hand back to the bot (also from open, without accepting): the customer is told,
     the tracker resumes with what the agent said."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from backend.core.settings import Settings
@@ -42,3 +42,6 @@ StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RedisDep = Annotated[Any | None, Depends(get_redis)]
+# A row id in a path: a database integer key (SQLite and PostgreSQL both stop at 2^63-1),
+# so a larger or non-positive number is a clear 422, never a driver overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -266,6 +266,11 @@ def test_close_from_open_and_who_may_call_the_api(
     adjuster = _login(client, demo, "adj9", "adjuster")
     assert client.get("/api/v1/handoffs", headers=adjuster).status_code == 403
     assert client.get("/api/v1/handoffs/999999", headers=agent1).status_code == 404
+    # an id no database row can have is refused plainly (SQLite overflowed with a 500)
+    for bad in ("89163801266958436333894691192832", "0", "-5"):
+        refused = client.post(f"/api/v1/handoffs/{bad}/accept", headers=agent1)
+        assert refused.status_code == 422, bad
+        assert client.get(f"/api/v1/handoffs/{bad}", headers=agent1).status_code == 422
 
     closed = client.post(f"/api/v1/handoffs/{handoff_id}/close", headers=agent1, json={})
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
