@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/turn_bench.py [--levels 1,20,50] [--sequential 5]
        [--database postgres] [--profile DIR] [--model models/other.tar.gz]
+       .venv/bin/python bench/turn_bench.py --scaled   (the topology of make run-scaled)
 
 Starts the real stack as `make run` and the e2e tests do (tests/e2e/stack.py: app,
 Rasa with the trained model, action server, notifications worker; throw-away SQLite by
@@ -50,8 +51,11 @@ import httpx
 
 from bench.harness import SCRIPT, group_cpu_seconds, load_average, pct
 from tests.conftest import scratch_postgres
+from tests.e2e.conftest import WECHAT_TOKEN as SCALED_WECHAT_TOKEN
 from tests.e2e.stack import MODEL, Stack, running_stack
+from tests.fakes.fake_twilio import FakeTwilio
 from tests.fakes.fake_wechat import FakeWeChat, WeChatCallbacks
+from tests.scaled.conftest import running_scaled
 
 WECHAT_TOKEN = "bench-wechat-token"
 PUSH_WAIT_SECONDS = 60.0
@@ -99,11 +103,13 @@ class Phase:
 
 
 class Senders:
-    def __init__(self, stack: Stack, wechat: FakeWeChat, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, stack: Stack, wechat: FakeWeChat, client: httpx.AsyncClient, token: str
+    ) -> None:
         self.stack = stack
         self.wechat = wechat
         self.client = client
-        self.callbacks = WeChatCallbacks(token=WECHAT_TOKEN, app_id=wechat.app_id)
+        self.callbacks = WeChatCallbacks(token=token, app_id=wechat.app_id)
 
     async def rest_turn(self, phase: Phase, sender: str, text: str) -> None:
         started = time.perf_counter()
@@ -202,6 +208,26 @@ def profiling(directory: Path | None, groups: dict[str, int], label: str) -> Ite
             spy.wait(60)
 
 
+@contextmanager
+def stack_for(
+    args: argparse.Namespace, workdir: Path, wechat: FakeWeChat, app_env: dict[str, str]
+) -> Iterator[tuple[Stack, dict[str, int], str]]:
+    """The stack to measure, the process groups whose CPU counts, the WeChat token.
+
+    --scaled: the topology of `make run-scaled` as `make test-scaled` starts it (nginx,
+    two app and two Rasa replicas, two action servers, two workers, PostgreSQL, Redis)
+    with WeChat's real reply budget; all its processes are one process group, and bare
+    Rasa is reached through nginx's Rasa upstream."""
+    if not args.scaled:
+        with running_stack(workdir, app_env, args.model.resolve()) as stack:
+            yield stack, {name: p.pid for name, p in stack.processes.items()}, WECHAT_TOKEN
+        return
+    budget = {"WECHAT_REPLY_BUDGET_SECONDS": "4"}
+    with FakeTwilio() as twilio, running_scaled(workdir, wechat, twilio, budget) as scaled:
+        stack = Stack(workdir, app_port=scaled.ports["public"], rasa_port=scaled.ports["rasa_lb"])
+        yield stack, {"all processes": scaled.process.pid}, SCALED_WECHAT_TOKEN
+
+
 async def run(args: argparse.Namespace, workdir: Path, database_url: str | None) -> None:
     levels = [int(n) for n in args.levels.split(",")]
     with FakeWeChat() as wechat:
@@ -213,11 +239,10 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
         }
         if database_url:
             app_env["DATABASE_URL"] = database_url
-        with running_stack(workdir, app_env, args.model.resolve()) as stack:
-            groups = {name: p.pid for name, p in stack.processes.items()}
+        with stack_for(args, workdir, wechat, app_env) as (stack, groups, token):
             limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
             async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-                senders = Senders(stack, wechat, client)
+                senders = Senders(stack, wechat, client, token)
                 # Warm-up: one conversation each way (caches, connections, lazy imports).
                 for path in ("rest", "wechat"):
                     await senders.conversation(Phase(path, 1))
@@ -275,10 +300,17 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument(
+        "--scaled", action="store_true", help="on the topology of make run-scaled (PostgreSQL)"
+    )
     args = parser.parse_args()
+    if args.scaled and (args.profile or args.model != MODEL):
+        parser.error("--scaled runs the trained model without --profile")
     print(
         f"turn bench, {date.today().isoformat()}, {os.cpu_count()} cores "
-        f"{platform.machine()}, database {args.database}, model {args.model}, "
+        f"{platform.machine()}, "
+        f"{'scaled topology (PostgreSQL)' if args.scaled else f'database {args.database}'}, "
+        f"model {args.model}, "
         f"load average {load_average()}; "
         f"{len(SCRIPT)} messages per conversation"
     )

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +129,20 @@ def scaled(
 ) -> Iterator[Scaled]:
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first", pytrace=False)
-    workdir = tmp_path_factory.mktemp("scaled")
+    with running_scaled(tmp_path_factory.mktemp("scaled"), wechat, twilio) as running:
+        yield running
+
+
+@contextmanager
+def running_scaled(
+    workdir: Path,
+    wechat: FakeWeChat,
+    twilio: FakeTwilio,
+    overrides: dict[str, str] | None = None,
+) -> Iterator[Scaled]:
+    """Start scripts/run-scaled.sh in `workdir`; stop it, drop its database and its Redis
+    keys afterwards. `overrides`: settings on top of the test's (bench/turn_bench.py
+    --scaled keeps WeChat's real reply budget)."""
     ports = {
         "public": free_port(),
         "rasa_lb": free_port(),
@@ -175,6 +189,7 @@ def scaled(
         # A lock left by a killed Rasa replica holds its conversation this long at most.
         TICKET_LOCK_LIFETIME="15",
     )
+    env.update(overrides or {})
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
     process = subprocess.Popen(
