@@ -1,7 +1,15 @@
-"""Start Rasa (same arguments as the `rasa` command) with the action server's answers
-checked by one validator built once, instead of one built per answer.
+"""Start Rasa (same arguments as the `rasa` command) with three costs of every turn cut,
+found with py-spy under `bench/turn_bench.py`; what Rasa does is unchanged.
 
     .venv-bot/bin/python -m bot.server run --model models/claims.tar.gz ...
+
+1. The action server's answers are checked by one validator built once, instead of
+   one built per answer (below).
+2. Calls to the action server share one HTTP client per endpoint and event loop (kept-
+   alive connections), instead of a new aiohttp session and TCP connection per call;
+   the tracker they send is encoded by ujson (Sanic's) instead of the json module.
+3. An event's class is looked up by its type name in a table, instead of walking every
+   subclass of Event for each event of each tracker read from the store.
 
 Rasa 3.6 checks every answer of the action server with `jsonschema.validate(answer,
 schema)`, which first checks the (constant) schema against JSON Schema's meta-schema
@@ -14,13 +22,19 @@ does not match; only the repeated meta-schema check and set-up are gone.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
+import aiohttp
+import ujson
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 _SCHEMA = RemoteAction.action_response_format_spec()
 _VALIDATOR_CLASS: Any = validator_for(_SCHEMA)
@@ -42,9 +56,77 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     raise error
 
 
+# An idle kept-alive connection is dropped by the client well before Sanic (the action
+# server) closes it after 5 s, so a request never goes out on a connection the server
+# is closing.
+KEEPALIVE_SECONDS = 2.0
+_ENCODE = functools.partial(ujson.dumps, ensure_ascii=False, escape_forward_slashes=False)
+
+
+class _Kept:
+    """`async with endpoint.session() as s`: the shared session, left open at exit."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+def shared_session(self: EndpointConfig) -> _Kept:
+    """EndpointConfig.session with one ClientSession per endpoint and event loop: same
+    headers, basic auth and timeout as Rasa's own."""
+    loop = asyncio.get_running_loop()
+    sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = self.__dict__.setdefault(
+        "_shared_sessions", {}
+    )
+    session = sessions.get(loop)
+    if session is None or session.closed:
+        auth = (
+            aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+            if self.basic_auth
+            else None
+        )
+        session = aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            json_serialize=_ENCODE,
+        )
+        sessions[loop] = session
+    return _Kept(session)
+
+
+async def close_shared_sessions(endpoint: EndpointConfig) -> None:
+    """Close the endpoint's shared sessions (tests; Rasa's process simply ends)."""
+    for session in endpoint.__dict__.pop("_shared_sessions", {}).values():
+        await session.close()
+
+
+_ORIGINAL_RESOLVE = Event.resolve_by_type
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """Event.resolve_by_type, the class found remembered by its type name."""
+    found = _EVENT_TYPES.get(type_name)
+    if found is None:
+        found = _ORIGINAL_RESOLVE(type_name, default)
+        # Only a class found by its own name (not the default, not old "topic" events).
+        if found is not None and found.type_name == type_name:
+            _EVENT_TYPES[type_name] = found
+    return found
+
+
 def install() -> None:
-    """Use the prebuilt validator in this process (idempotent)."""
+    """Use the cheaper parts in this process (idempotent)."""
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    EndpointConfig.session = shared_session  # type: ignore[assignment,method-assign]
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment,method-assign]
 
 
 def main() -> None:
