@@ -66,6 +66,42 @@ def group_cpu_seconds(groups: Iterable[int]) -> dict[int, float]:
     return totals
 
 
+# What each process of a topology is, by its command line (first match wins).
+ROLES = (
+    ("worker", "backend.notifications.worker"),
+    ("actions", "rasa_sdk"),
+    ("rasa", "bot.server"),
+    ("rasa", "rasa"),
+    ("app", "backend.main"),
+    ("app", "uvicorn"),
+    ("nginx", "nginx"),
+)
+
+
+def _role(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    return next((role for role, marker in ROLES if marker in command), "other")
+
+
+def role_cpu_seconds(group: int) -> dict[str, float]:
+    """User + system CPU seconds of the live processes of one process group, summed by
+    what they are (app, rasa, actions, worker, nginx, other): the replicas of a role
+    together."""
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _stat(int(entry))
+        if stat is not None and stat[0] == group:
+            role = _role(int(entry))
+            totals[role] = totals.get(role, 0.0) + stat[1]
+    return totals
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"

@@ -21,9 +21,11 @@ turn, the ratio WeChat/bare, CPU per turn of all the stack's processes together 
 system from /proc/<pid>/stat before and after), and WeChat callbacks past 4 s and 5 s
 (WeChat retries after 5 s).
 
-`--profile DIR` runs py-spy (on-CPU samples only) (`PY_SPY`, default /tmp/pyspy/bin/py-spy) on the app,
-Rasa and the action server during the 20-sender WeChat phase and leaves raw (collapsed)
-stacks in DIR; bench/profile_summary.py sums them by function.
+`--profile DIR` runs py-spy (on-CPU samples only; `PY_SPY`, default /tmp/pyspy/bin/py-spy)
+on the app, Rasa and the action server (on the scaled topology: one replica of each)
+during the 20-sender WeChat phase and leaves raw (collapsed) stacks in DIR;
+bench/profile_summary.py sums them by function. On the scaled topology CPU is counted by
+what each process is (app, rasa, actions, worker, nginx), replicas together.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench.harness import SCRIPT, group_cpu_seconds, load_average, pct
+from bench.harness import SCRIPT, group_cpu_seconds, load_average, pct, role_cpu_seconds
 from tests.conftest import scratch_postgres
 from tests.e2e.conftest import WECHAT_TOKEN as SCALED_WECHAT_TOKEN
 from tests.e2e.stack import MODEL, Stack, running_stack
@@ -152,11 +154,22 @@ class Senders:
                 await self.wechat_turn(phase, openid, text)
 
 
-async def measure(
-    senders: Senders, groups: dict[str, int], path: str, level: int, sequential: int
-) -> Phase:
+@dataclass
+class Meter:
+    """CPU seconds so far by part of the stack (`read`), and the processes py-spy
+    attaches to with --profile (`spied`: one replica of each on the scaled topology)."""
+
+    read: Callable[[], dict[str, float]]
+    spied: dict[str, int]
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        after = self.read()
+        return {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+
+
+async def measure(senders: Senders, meter: Meter, path: str, level: int, sequential: int) -> Phase:
     phase = Phase(path, level, load=load_average())
-    before = group_cpu_seconds(groups.values())
+    before = meter.read()
     started = time.perf_counter()
     if level == 1:
         for _ in range(sequential):
@@ -164,13 +177,12 @@ async def measure(
     else:
         await asyncio.gather(*(senders.conversation(phase) for _ in range(level)))
     phase.seconds = time.perf_counter() - started
-    after = group_cpu_seconds(groups.values())
-    phase.cpu = {name: after[pid] - before[pid] for name, pid in groups.items()}
+    phase.cpu = meter.since(before)
     return phase
 
 
 @contextmanager
-def profiling(directory: Path | None, groups: dict[str, int], label: str) -> Iterator[None]:
+def profiling(directory: Path | None, spied: dict[str, int], label: str) -> Iterator[None]:
     if directory is None:
         yield
         return
@@ -181,7 +193,6 @@ def profiling(directory: Path | None, groups: dict[str, int], label: str) -> Ite
             [
                 py_spy,
                 "record",
-                "--idle",
                 "--format",
                 "raw",
                 "--rate",
@@ -195,8 +206,7 @@ def profiling(directory: Path | None, groups: dict[str, int], label: str) -> Ite
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for name, pid in groups.items()
-        if name in ("app", "rasa", "actions")
+        for name, pid in spied.items()
     ]
     time.sleep(1.0)  # attached before the first turn
     try:
@@ -211,21 +221,30 @@ def profiling(directory: Path | None, groups: dict[str, int], label: str) -> Ite
 @contextmanager
 def stack_for(
     args: argparse.Namespace, workdir: Path, wechat: FakeWeChat, app_env: dict[str, str]
-) -> Iterator[tuple[Stack, dict[str, int], str]]:
-    """The stack to measure, the process groups whose CPU counts, the WeChat token.
+) -> Iterator[tuple[Stack, Meter, str]]:
+    """The stack to measure, how to read its CPU, the WeChat token.
 
     --scaled: the topology of `make run-scaled` as `make test-scaled` starts it (nginx,
     two app and two Rasa replicas, two action servers, two workers, PostgreSQL, Redis)
-    with WeChat's real reply budget; all its processes are one process group, and bare
-    Rasa is reached through nginx's Rasa upstream."""
+    with WeChat's real reply budget; all its processes are one process group, counted
+    by what each process is, and bare Rasa is reached through nginx's Rasa upstream."""
     if not args.scaled:
         with running_stack(workdir, app_env, args.model.resolve()) as stack:
-            yield stack, {name: p.pid for name, p in stack.processes.items()}, WECHAT_TOKEN
+            groups = {name: p.pid for name, p in stack.processes.items()}
+
+            def read() -> dict[str, float]:
+                now = group_cpu_seconds(groups.values())
+                return {name: now[pid] for name, pid in groups.items()}
+
+            spied = {k: v for k, v in groups.items() if k in ("app", "rasa", "actions")}
+            yield stack, Meter(read, spied), WECHAT_TOKEN
         return
     budget = {"WECHAT_REPLY_BUDGET_SECONDS": "4"}
     with FakeTwilio() as twilio, running_scaled(workdir, wechat, twilio, budget) as scaled:
         stack = Stack(workdir, app_port=scaled.ports["public"], rasa_port=scaled.ports["rasa_lb"])
-        yield stack, {"all processes": scaled.process.pid}, SCALED_WECHAT_TOKEN
+        group = scaled.process.pid
+        spied = {name: scaled.pid(f"{name}1") for name in ("app", "rasa", "actions")}
+        yield stack, Meter(lambda: role_cpu_seconds(group), spied), SCALED_WECHAT_TOKEN
 
 
 async def run(args: argparse.Namespace, workdir: Path, database_url: str | None) -> None:
@@ -239,7 +258,7 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
         }
         if database_url:
             app_env["DATABASE_URL"] = database_url
-        with stack_for(args, workdir, wechat, app_env) as (stack, groups, token):
+        with stack_for(args, workdir, wechat, app_env) as (stack, meter, token):
             limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
             async with httpx.AsyncClient(timeout=120, limits=limits) as client:
                 senders = Senders(stack, wechat, client, token)
@@ -248,12 +267,11 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
                     await senders.conversation(Phase(path, 1))
                 # What the stack burns with nobody talking (pollers, timers): part of
                 # every phase's CPU, more of it per turn the slower the turns come.
-                before = group_cpu_seconds(groups.values())
+                before = meter.read()
                 await asyncio.sleep(IDLE_SECONDS)
-                after = group_cpu_seconds(groups.values())
                 idle = ", ".join(
-                    f"{name} {1000 * (after[pid] - before[pid]) / IDLE_SECONDS:.0f}"
-                    for name, pid in groups.items()
+                    f"{name} {1000 * seconds / IDLE_SECONDS:.0f}"
+                    for name, seconds in meter.since(before).items()
                 )
                 print(f"idle CPU, ms per second: {idle}", flush=True)
                 phases: list[Phase] = []
@@ -261,12 +279,12 @@ async def run(args: argparse.Namespace, workdir: Path, database_url: str | None)
                     for path in ("rest", "wechat"):
                         profile = args.profile if level == 20 and path == "wechat" else None
                         context = (
-                            profiling(profile, groups, f"{path}{level}")
+                            profiling(profile, meter.spied, f"{path}{level}")
                             if profile
                             else nullcontext()
                         )
                         with context:
-                            phase = await measure(senders, groups, path, level, args.sequential)
+                            phase = await measure(senders, meter, path, level, args.sequential)
                         print(phase.line(), flush=True)
                         phases.append(phase)
     print()
@@ -304,8 +322,8 @@ def main() -> None:
         "--scaled", action="store_true", help="on the topology of make run-scaled (PostgreSQL)"
     )
     args = parser.parse_args()
-    if args.scaled and (args.profile or args.model != MODEL):
-        parser.error("--scaled runs the trained model without --profile")
+    if args.scaled and args.model != MODEL:
+        parser.error("--scaled runs the trained model")
     print(
         f"turn bench, {date.today().isoformat()}, {os.cpu_count()} cores "
         f"{platform.machine()}, "
