@@ -8,11 +8,13 @@ were asked to deliver, what the bot was asked, and the rows in the database.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +30,8 @@ from backend.core.db import make_engine, make_session_factory, transaction
 from backend.core.settings import Settings
 from backend.documents.service import open_document_store
 from backend.main import create_app
-from backend.models import Conversation, Document, TranscriptMessage
+from backend.models import Conversation, Document, InboundTurn, TranscriptMessage
+from backend.notifications.worker import run_worker
 from channels.settings import ChannelSettings
 from tests.backend.fake_rasa import FakeRasa
 from tests.conftest import REDIS_URL, scratch_postgres
@@ -154,6 +157,33 @@ class RunningApp:
             assert not self.thread.is_alive(), "the app did not shut down"
         self.client.close()
         self.engine.dispose()
+
+
+def inbound_turns(app: RunningApp, conversation_id: str) -> list[InboundTurn]:
+    """The conversation's accepted messages, answered or waiting for their answer."""
+    with transaction(app._sessions) as session:
+        return list(
+            session.scalars(
+                select(InboundTurn).where(InboundTurn.conversation_id == conversation_id)
+            ).all()
+        )
+
+
+@contextmanager
+def notifications_worker(settings: Settings) -> Iterator[None]:
+    """`python -m backend.notifications.worker`, in a thread of its own."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(run_worker(settings, stop, name="w-test"),)
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
 
 
 # -- databases --------------------------------------------------------------------------

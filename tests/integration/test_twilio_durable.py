@@ -4,47 +4,18 @@ before answering, a notifications worker answers it, once."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import select
-
-from backend.core.db import transaction
-from backend.core.settings import Settings
-from backend.models import InboundTurn
-from backend.notifications.worker import run_worker
-from tests.integration.conftest import TWILIO_NUMBER, RunningApp, StartApp, new_phone, wait_for
+from tests.integration.conftest import (
+    TWILIO_NUMBER,
+    StartApp,
+    inbound_turns,
+    new_phone,
+    notifications_worker,
+    wait_for,
+)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def inbound_turns(app: RunningApp, conversation_id: str) -> list[InboundTurn]:
-    with transaction(app._sessions) as session:
-        return list(
-            session.scalars(
-                select(InboundTurn).where(InboundTurn.conversation_id == conversation_id)
-            ).all()
-        )
-
-
-@contextmanager
-def notifications_worker(settings: Settings) -> Iterator[None]:
-    """`python -m backend.notifications.worker`, in a thread of its own."""
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(run_worker(settings, stop, name="w-test"),)
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
 
 
 def test_an_sms_accepted_by_a_replica_that_stops_is_answered_by_a_worker_once(
