@@ -34,6 +34,7 @@ from channels.runtime import ChannelRuntime, open_channel_runtime
 from channels.twilio.outbound import open_twilio_channel
 from channels.twilio.router import answer_sms
 from channels.webchat.outbound import WebChatChannel
+from channels.webchat.router import answer_web
 from channels.wechat.outbound import open_wechat_channel
 
 
@@ -127,4 +128,5 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.gateway = AppGateway(services)
         services.handoffs = HandoffService(services)
         runtime.answerers["sms"] = functools.partial(answer_sms, runtime, services.gateway)
+        runtime.answerers["web"] = functools.partial(answer_web, runtime, services.gateway)
         yield services

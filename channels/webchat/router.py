@@ -6,6 +6,12 @@ Messages and attachments go to the ConversationGateway like the other channels';
 answers, later notices and agents' replies come back through the web chat adapter
 (outbound.py) over server-sent events; after a reload the page shows the conversation
 again from the transcript.
+
+A message is made durable before the visitor hears 202 (`gateway.accept`: its transcript
+row and an unanswered turn), then answered in the background and ended with
+`gateway.answered`. Should this replica die in between, the message is in the history
+after a reload, and a notifications worker answers it (`answer_web`, through
+`ChannelRuntime.answerers`); the answer reaches the page as any other.
 """
 
 from __future__ import annotations
@@ -51,15 +57,24 @@ def _adapter(runtime: ChannelRuntime) -> WebChatChannel:
     return adapter
 
 
-async def _turn(
+async def answer_web(
     runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
 ) -> None:
-    """One turn; the answer goes out on the outbound path (the event stream). Its
-    buttons are remembered, so the visitor's "1" or a button's title picks one, as on
-    WeChat and SMS."""
+    """One turn on an accepted message; the answer goes out on the outbound path (the
+    event stream). Its buttons are remembered, so the visitor's "1" or a button's title
+    picks one, as on WeChat and SMS."""
     answers = await gateway.handle_inbound(message)
     await runtime.buttons.remember(message.conversation_id, answers)
     await gateway.deliver(message.conversation_id, answers)
+    await gateway.answered(message)
+
+
+async def _take(
+    runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
+) -> None:
+    """Keep the message (durable before the 202), then answer it in the background."""
+    await gateway.accept(message)  # a fresh id each time: never a duplicate
+    runtime.spawn(answer_web(runtime, gateway, message))
 
 
 def _inbound(conversation_id: str, **fields: Any) -> InboundMessage:
@@ -107,7 +122,7 @@ async def send(
         text=button.payload if button else body.text,
         original_text=body.text,
     )
-    runtime.spawn(_turn(runtime, gateway, message))
+    await _take(runtime, gateway, message)
     return {"status": "accepted"}
 
 
@@ -130,7 +145,7 @@ async def attach(
         kind="file",
         attachments=(Attachment(document_id, filename, "application/octet-stream", len(data)),),
     )
-    runtime.spawn(_turn(runtime, gateway, message))
+    await _take(runtime, gateway, message)
     return {"status": "accepted", "document_id": document_id}
 
 
