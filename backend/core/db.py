@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +40,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _SqliteWriters().listen(engine)
     return engine
 
 
@@ -52,10 +54,62 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN so two writers queue instead of failing mid-way
-    # (SQLite cannot upgrade a read transaction held by two connections).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+# Execution option of a transaction that only reads (`transaction(..., read_only=True)`).
+READ_ONLY = "claims_read_only"
+WRITER_WAIT_SECONDS = 30.0
+
+
+class _SqliteWriters:
+    """SQLite has one writer at a time. A writing transaction takes the write lock at
+    BEGIN (`BEGIN IMMEDIATE`), so two writers queue instead of failing mid-way (SQLite
+    cannot upgrade a read transaction while another connection reads).
+
+    Writers of this process queue on a lock of their own first, in arrival order:
+    SQLite's busy handler makes a waiting writer sleep (1, 2, 5, ... up to 100 ms) and
+    try again, so under load a turn slept long after the lock was free. Other processes
+    (the notifications worker) still meet at SQLite's lock. A read-only transaction
+    begins deferred and takes no write lock: it reads the last committed state (WAL)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def listen(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+        # A connection closed or invalidated mid-transaction still lets go.
+        event.listen(engine.pool, "checkin", self._checkin)
+        event.listen(engine.pool, "invalidate", self._invalidate)
+
+    def _begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not self._lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise sqlite3.OperationalError(
+                f"database is locked: no write turn within {WRITER_WAIT_SECONDS:.0f} s"
+            )
+        connection.info["claims_writer"] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(connection.info)
+            raise
+
+    def _end(self, connection: Any) -> None:
+        self._release(connection.info)
+
+    def _checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            self._release(record.info)
+
+    def _invalidate(self, _dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        if record is not None:
+            self._release(record.info)
+
+    def _release(self, info: dict[Any, Any]) -> None:
+        if info.pop("claims_writer", False):
+            self._lock.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -63,10 +117,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. `read_only`: the
+    work only reads, so on SQLite it takes no write lock (see `_SqliteWriters`)."""
     session = factory()
     try:
+        if read_only:
+            session.connection(execution_options={READ_ONLY: True})
         yield session
         session.commit()
     except BaseException:
@@ -76,12 +133,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-async def in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+async def in_transaction(
+    factory: sessionmaker[Session], work: Callable[[Session], T], *, read_only: bool = False
+) -> T:
     """Run `work` in one transaction on a worker thread, so the event loop never blocks
     on the database. The async services (gateway, outbound, notifications) use this."""
 
     def run() -> T:
-        with transaction(factory) as session:
+        with transaction(factory, read_only=read_only) as session:
             return work(session)
 
     return await asyncio.to_thread(run)

@@ -118,7 +118,10 @@ def authenticate(
     """Who calls, looked up in a short transaction of its own: a long response (an
     event stream) must not hold the request's database session open for its whole
     life (on SQLite that would be the write lock)."""
-    with transaction(state.session_factory) as session:
+    # Only a staff session cookie writes (its last activity); a token is only read, so
+    # on SQLite the bot's calls take no write lock to be identified.
+    reads_only = authorization is not None or staff_sessions.COOKIE not in request.cookies
+    with transaction(state.session_factory, read_only=reads_only) as session:
         return _identify(request, state.settings, session, authorization, x_conversation_id)
 
 
