@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     notice_concurrency: int = Field(default=16, ge=1)
     # Without Redis the worker looks for new notices this often.
     worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # With Redis the app's message wakes the worker at once; it still looks this often
+    # for notices whose retry or quiet-hours wait is over, and in case a wake-up was lost.
+    worker_redis_poll_seconds: float = Field(default=5.0, gt=0)
     # /health calls the worker dead when it has not reported for this long.
     worker_stale_seconds: float = Field(default=30.0, gt=0)
 
