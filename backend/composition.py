@@ -36,6 +36,7 @@ from channels.twilio.router import answer_sms
 from channels.webchat.outbound import WebChatChannel
 from channels.webchat.router import answer_web
 from channels.wechat.outbound import open_wechat_channel
+from channels.wechat.router import answer_wechat
 
 
 def outbox_channel(settings: Settings) -> str:
@@ -128,5 +129,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.gateway = AppGateway(services)
         services.handoffs = HandoffService(services)
         runtime.answerers["sms"] = functools.partial(answer_sms, runtime, services.gateway)
+        runtime.answerers["wechat"] = functools.partial(answer_wechat, runtime, services.gateway)
         runtime.answerers["web"] = functools.partial(answer_web, runtime, services.gateway)
         yield services

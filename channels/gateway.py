@@ -11,10 +11,11 @@ Contract the app must keep:
   gateway must open its own database session / transaction per call and must not hold
   on to the request's.
 - `handle_inbound` is called at most once per `InboundMessage.dedup_key` (per Redis, or
-  per process without Redis; an SMS: once per `accept`, and again only after the
-  replica answering it died); the platform's retries never reach it. Keep a unique
-  constraint on (channel, platform_message_id) anyway: a crash between the platform's
-  delivery and the dedup mark can still replay one.
+  per process without Redis; an SMS or web chat message: once per `accept`, and again
+  only after the replica answering it died); the platform's retries never reach it.
+  `handle_inbound_durably` (WeChat) may be called again for a message by a platform
+  retry that takes over a turn which seems lost: the unique constraint on (channel,
+  platform_message_id) decides which call answers it.
 - Expected failures (Rasa down or slow, backend errors) are the gateway's to handle:
   keep the message, and return a short apology as the answer. If the gateway raises,
   the channel logs it and sends `ChannelSettings.fallback_reply_text` instead.
@@ -50,6 +51,20 @@ class ConversationGateway(Protocol):
         """
         ...
 
+    async def handle_inbound_durably(self, message: InboundMessage) -> list[OutboundMessage] | None:
+        """`handle_inbound` for a platform that retries a message only while it has no
+        answer (WeChat): when the bot is to answer the message, the transaction that
+        stores it also records it as an accepted, unanswered turn (as `accept` does), so
+        should this replica die before `answered`, a notifications worker answers it
+        through `ChannelRuntime.answerers`. One more row in the same transaction, not
+        another transaction.
+
+        None when the message was stored before (another delivery of it has, or had,
+        the turn): not this caller's to answer. A turn whose answer is empty is marked
+        answered here.
+        """
+        ...
+
     async def accept(self, message: InboundMessage) -> bool:
         """Make `message` durable before answering the platform's webhook, when the
         platform will not send it again once it has its 200 (Twilio): store it in the
@@ -62,8 +77,12 @@ class ConversationGateway(Protocol):
         """
         ...
 
-    async def answered(self, message: InboundMessage) -> None:
-        """The accepted `message` has had its answer (or needs none)."""
+    async def answered(
+        self, message: InboundMessage, *, passive_reply: Sequence[OutboundMessage] = ()
+    ) -> None:
+        """The accepted `message` has had its answer (or needs none). `passive_reply`:
+        the messages that went out as WeChat's passive reply, recorded in the transcript
+        in the same transaction."""
         ...
 
     async def store_media(

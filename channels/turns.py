@@ -14,6 +14,23 @@ the platform gave up on the earlier connection, so only the newest delivery
 retry after the decision reuses it: the same passive reply again, or "success" when
 the answer is (being) pushed. With Redis the marks and the finished reply live under
 the message's key, so a retry landing on another replica behaves the same.
+
+A replica may die mid-turn. WeChat retries a message only while it has no answer, so
+the retry that finds neither a result nor a decision after its budget (the first
+delivery's replica never answered WeChat) takes the turn over when the caller allows
+it (`can_take_over`): it decides "push" and runs the turn again. The caller's turn must
+then be safe to run twice: the gateway stores a message once, and a run that finds it
+stored by another returns None (no result: the other run, or the notifications worker
+that answers a stored turn whose replica died, answers it). So:
+
+- died before the message was stored: the retry stores it and pushes the answer;
+- died after it was stored, before the result: a notifications worker answers it once
+  its lease has run out (INBOUND_LEASE_SECONDS), over the customer-service API;
+- died after the result: a retry reuses the result from Redis (passive reply or push).
+
+Should the first delivery still be alive, only slow (more than WeChat's 5 s), the run
+that stores the message first answers it; the other stops at the store (a file the
+person sent may then have been downloaded and kept twice, the transcript names one).
 """
 
 from __future__ import annotations
@@ -92,15 +109,18 @@ class TurnRegistry:
         self,
         key: str,
         *,
-        run_turn: Callable[[], Awaitable[TurnResult]],
+        run_turn: Callable[[], Awaitable[TurnResult | None]],
         budget_seconds: float,
         push: Callable[[TurnResult], Awaitable[None]],
         on_passive: Callable[[TurnResult], Awaitable[None]],
+        can_take_over: bool = False,
     ) -> TurnResult | None:
         """Handle one delivery of the message `key`; return the passive reply or None.
 
-        `run_turn` runs only for the first delivery. `push` runs once, in the background,
-        if the answer is pushed; `on_passive` runs once when the passive reply is chosen.
+        `run_turn` runs for the first delivery, and for a retry that takes over a turn
+        which left no trace (`can_take_over`); None from it means another run has the
+        message. `push` runs once, in the background, if the answer is pushed;
+        `on_passive` runs once when the passive reply is chosen.
         """
         gen_key, _, decision_key, _ = self._keys(key)
         first = not await self._dedup.seen(key)
@@ -116,7 +136,15 @@ class TurnRegistry:
         result = await self._wait_for_result(key, budget_seconds)
         is_latest = await self._store.get(gen_key) == str(generation)
         if result is None:
-            if is_latest and await self._decide(key, "push") == "push":
+            if not is_latest:
+                return None
+            decided_now = await self._store.set_if_absent(decision_key, "push", self._ttl)
+            if decided_now and not first and can_take_over:
+                # No delivery had decided: the one before this retry never answered
+                # WeChat (its replica died, or it is far too slow). Run the turn here.
+                logger.warning("turn %s: no answer from the first delivery, taking over", key)
+                self._spawn(self._take_over(key, run_turn, push, budget_seconds))
+            elif decided_now or await self._store.get(decision_key) == "push":
                 self._spawn(self._push_once(key, push))
             return None
         if not result.passive_allowed or not is_latest:
@@ -127,6 +155,28 @@ class TurnRegistry:
         # Decided earlier: a retry of an answered message gets the same passive reply
         # again (the platform did not receive the first), or nothing if it was pushed.
         return result if await self._store.get(decision_key) == "passive" else None
+
+    async def passive_reply(self, key: str) -> TurnResult | None:
+        """The passive reply chosen for the message `key`, while its result is kept
+        (TURN_RESULT_TTL_SECONDS); None if none was chosen."""
+        _, result_key, decision_key, _ = self._keys(key)
+        if await self._store.get(decision_key) != "passive":
+            return None
+        encoded = await self._store.get(result_key)
+        return None if encoded is None else TurnResult.from_json(encoded)
+
+    async def _take_over(
+        self,
+        key: str,
+        run_turn: Callable[[], Awaitable[TurnResult | None]],
+        push: Callable[[TurnResult], Awaitable[None]],
+        budget_seconds: float,
+    ) -> None:
+        _, result_key, _, _ = self._keys(key)
+        if await self._store.get(result_key) is not None:
+            await self._push_once(key, push)  # the first run finished after all
+            return
+        await self._run(key, run_turn, push, budget_seconds)
 
     async def _decide(self, key: str, decision: Decision) -> str:
         _, _, decision_key, _ = self._keys(key)
@@ -153,7 +203,7 @@ class TurnRegistry:
     async def _run(
         self,
         key: str,
-        run_turn: Callable[[], Awaitable[TurnResult]],
+        run_turn: Callable[[], Awaitable[TurnResult | None]],
         push: Callable[[TurnResult], Awaitable[None]],
         budget_seconds: float,
     ) -> None:
@@ -162,6 +212,10 @@ class TurnRegistry:
             result = await run_turn()
         finally:
             event = self._local_done.pop(key, None)
+        if result is None:
+            if event is not None:
+                event.set()
+            return  # another run has the message; it (or a worker) answers it
         await self._store.set(result_key, result.to_json(), self._ttl)
         if event is not None:
             event.set()

@@ -97,26 +97,28 @@ class AppGateway:
             recorded = self._record_inbound(session, message)
             if recorded.new_row is None:
                 return False
-            session.add(
-                InboundTurn(
-                    transcript_message_id=recorded.new_row.id,
-                    conversation_id=message.conversation_id,
-                    channel=message.channel,
-                    message=message.to_dict(),
-                    rejoined=recorded.rejoined,
-                    claimed_until=claimed_until,
-                )
-            )
+            session.add(_new_turn(message, recorded.new_row, recorded.rejoined, claimed_until))
             return True
 
         return await self._db(work)
 
-    async def answered(self, message: InboundMessage) -> None:
+    async def answered(
+        self, message: InboundMessage, *, passive_reply: Sequence[OutboundMessage] = ()
+    ) -> None:
         """The accepted `message` has had its answer (or needs none): no replica takes
-        it up again."""
-        if message.platform_message_id is None:
+        it up again. The WeChat passive reply that answered it is recorded in the same
+        transaction."""
+        if message.platform_message_id is None and not passive_reply:
             return
-        await self._db(lambda s: _finish_turn(s, message, datetime.now(UTC)))
+        now = datetime.now(UTC)
+
+        def work(session: Session) -> None:
+            if passive_reply:
+                self.state.outbound.write_passive(session, message.conversation_id, passive_reply)
+            if message.platform_message_id is not None:
+                _finish_turn(session, message, now)
+
+        await self._db(work)
 
     async def claim_unanswered(self, limit: int) -> list[InboundMessage]:
         """Accepted messages whose replica died before answering them (their claim has
@@ -170,16 +172,59 @@ class AppGateway:
         return await self._db(work)
 
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
-        def record(session: Session) -> tuple[Recorded, list[Unheard]]:
+        return await self._handle(message, durable=False) or []
+
+    async def handle_inbound_durably(self, message: InboundMessage) -> list[OutboundMessage] | None:
+        return await self._handle(message, durable=True)
+
+    async def _handle(
+        self, message: InboundMessage, *, durable: bool
+    ) -> list[OutboundMessage] | None:
+        claimed_until = datetime.now(UTC) + timedelta(seconds=self.settings.inbound_lease_seconds)
+
+        def record(session: Session) -> tuple[Recorded, bool, list[Unheard]]:
             # What the bot has not heard yet is read in the same transaction: one
             # transaction fewer on every turn's path.
             recorded = self._record_inbound(session, message)
-            return recorded, unheard_by_bot(session, message.conversation_id)
+            turn = durable and recorded.new_row is not None and self._bot_answers(message, recorded)
+            if turn and recorded.new_row is not None:
+                session.add(_new_turn(message, recorded.new_row, recorded.rejoined, claimed_until))
+            return recorded, turn, unheard_by_bot(session, message.conversation_id)
 
-        (stored, mode, opted_out, rejoined, _row), unheard = await self._db(record)
+        (stored, mode, opted_out, rejoined, row), turn, unheard = await self._db(record)
+        if durable and row is None:
+            # Stored by another delivery of the message, whose turn it is (or a worker's,
+            # should that delivery's replica have died after storing it).
+            log.info("inbound %s already stored: not answered here", message.dedup_key)
+            return None
         if not stored:
             log.info("inbound %s already stored: not answered again", message.dedup_key)
             return []
+        answers = await self._answer(message, mode, opted_out, rejoined, unheard)
+        if turn and not answers:
+            await self.answered(message)  # nothing to send: done now
+        return answers
+
+    @staticmethod
+    def _bot_answers(message: InboundMessage, recorded: Recorded) -> bool:
+        """Whether the turn of a message just stored is an answer to keep (a durable
+        turn): not one handed to a person, opted out, unsubscribing, or an event the bot
+        does not hear. It needs the message's id to be found again (events have none)."""
+        return (
+            message.platform_message_id is not None
+            and recorded.mode != "handoff"
+            and not recorded.opted_out
+            and (recorded.rejoined or AppGateway._bot_input(message)[0] is not None)
+        )
+
+    async def _answer(
+        self,
+        message: InboundMessage,
+        mode: str,
+        opted_out: bool,
+        rejoined: bool,
+        unheard: list[Unheard],
+    ) -> list[OutboundMessage]:
         if mode == "handoff":
             # A person has this conversation (or will): the message is theirs.
             return await self._while_handed_over(message)
@@ -273,7 +318,8 @@ class AppGateway:
             return Recorded(True, conversation.mode, conversation.opted_out, turn.rejoined, None)
         return Recorded(True, conversation.mode, conversation.opted_out, rejoined, row)
 
-    def _bot_input(self, message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
+    @staticmethod
+    def _bot_input(message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
         metadata: dict[str, Any] = {"channel": message.channel}
         if message.attachments:
             metadata["attachments"] = [
@@ -431,6 +477,19 @@ def _unanswered_turn(session: Session, message: InboundMessage) -> InboundTurn |
             InboundTurn.answered_at.is_(None),
         )
     ).first()
+
+
+def _new_turn(
+    message: InboundMessage, row: TranscriptMessage, rejoined: bool, claimed_until: datetime
+) -> InboundTurn:
+    return InboundTurn(
+        transcript_message_id=row.id,
+        conversation_id=message.conversation_id,
+        channel=message.channel,
+        message=message.to_dict(),
+        rejoined=rejoined,
+        claimed_until=claimed_until,
+    )
 
 
 def _finish_turn(session: Session, message: InboundMessage, now: datetime) -> None:

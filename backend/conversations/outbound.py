@@ -152,6 +152,14 @@ class OutboundService:
             sender=sender,
         )
 
+    @classmethod
+    def write_passive(
+        cls, session: Session, conversation_id: str, messages: Sequence[OutboundMessage]
+    ) -> None:
+        """`record_passive` inside the caller's transaction (the one that ends the turn)."""
+        outcomes = [DeliveryOutcome(m, "wechat_passive", "sent") for m in messages]
+        cls._write(session, conversation_id, outcomes, "bot")
+
     async def record(
         self,
         conversation_id: str,

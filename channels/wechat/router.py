@@ -4,6 +4,16 @@ Order of work for a POST: signature and replay window first (403, nothing else
 happens), then decryption in safe mode, then parsing, then the turn. The turn (media
 download, gateway, rendering) runs in the background; the request waits for it only
 up to WECHAT_REPLY_BUDGET_SECONDS and answers "success" after that (see channels.turns).
+
+A replica may die mid-turn, and WeChat retries a message only while it has no answer.
+The transaction that stores the message also records it as an accepted turn
+(`gateway.handle_inbound_durably`, when the bot is to answer it), ended by
+`gateway.answered` in the transaction that records the passive reply, or after the push.
+Died before storing it: WeChat's retry takes the turn over (channels.turns). Died after:
+a notifications worker answers it after INBOUND_LEASE_SECONDS (`answer_wechat`), over the
+customer-service API, or records the passive reply it finds already sent (in Redis).
+Events carry no message id and are not kept as turns; template reports and other events
+the bot does not hear need no answer and leave none behind.
 """
 
 from __future__ import annotations
@@ -164,17 +174,19 @@ async def receive_callback(request: Request, runtime: RuntimeDep, gateway: Gatew
         raise HTTPException(status_code=400, detail=str(exc)) from None
     account = str(fields.get("ToUserName") or "")
 
-    async def run_turn() -> TurnResult:
+    async def run_turn() -> TurnResult | None:
         return await _run_turn(runtime, gateway, message)
 
     async def push(result: TurnResult) -> None:
         await gateway.deliver(result.conversation_id, result.messages)
+        if result.messages:
+            await gateway.answered(message)
 
     async def on_passive(result: TurnResult) -> None:
         # The transcript row is written after the answer went out: a database write
         # (SQLite queues writers) never stands between a finished turn and WeChat's
         # 5-second limit. The runtime drains such work at shutdown.
-        runtime.spawn(_record_passive(gateway, result))
+        runtime.spawn(_record_passive(gateway, message, result))
 
     result = await runtime.turns.answer(
         message.dedup_key,
@@ -182,6 +194,9 @@ async def receive_callback(request: Request, runtime: RuntimeDep, gateway: Gatew
         budget_seconds=runtime.settings.wechat_reply_budget_seconds,
         push=push,
         on_passive=on_passive,
+        # A message with an id is stored once (a second run stops there); an event has
+        # none, so a second run of its turn could answer it twice.
+        can_take_over=message.platform_message_id is not None,
     )
     content = wechat_passive_text(result.messages) if result is not None else ""
     if not content:
@@ -240,7 +255,7 @@ async def _fetch_media(
 
 async def _run_turn(
     runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
-) -> TurnResult:
+) -> TurnResult | None:
     unsubscribed = message.kind == "event" and message.event == "unsubscribe"
     if message.kind == "event" and message.event == TEMPLATE_JOB_FINISHED:
         await _record_template_result(gateway, message)
@@ -255,7 +270,10 @@ async def _run_turn(
             message = await _fetch_media(runtime, gateway, message)
         if unsubscribed:
             await gateway.mark_opted_out(message.conversation_id, reason="wechat_unsubscribe")
-        replies = list(await gateway.handle_inbound(message))
+        answers = await gateway.handle_inbound_durably(message)
+        if answers is None:
+            return None  # another delivery's turn (see channels.turns)
+        replies = list(answers)
     except Exception:
         logger.exception("wechat: gateway failed on %s", message.dedup_key)
         fallback = runtime.settings.fallback_reply_text
@@ -289,14 +307,43 @@ async def _record_template_result(gateway: ConversationGateway, message: Inbound
         await gateway.record_delivery_status(msgid, "failed", reason)
 
 
-async def _record_passive(gateway: ConversationGateway, result: TurnResult) -> None:
-    for message, items in zip(result.messages, wechat_parts(result.messages), strict=True):
-        if not items:
-            continue
-        try:
-            await gateway.record_outbound(
-                result.conversation_id, message, route="wechat_passive", status="sent"
-            )
-        except Exception:
-            # The reply itself must still go out.
-            logger.exception("wechat: recording a passive reply failed")
+async def _record_passive(
+    gateway: ConversationGateway, inbound: InboundMessage, result: TurnResult
+) -> None:
+    """Record the passive reply and end the message's turn, in one transaction."""
+    if not result.messages:
+        return  # no turn was kept, or the gateway ended it (nothing to say)
+    parts = wechat_parts(result.messages)
+    said = [m for m, items in zip(result.messages, parts, strict=True) if items]
+    try:
+        await gateway.answered(inbound, passive_reply=said)
+    except Exception:
+        # The reply itself has gone out; a worker records it later (`answer_wechat`).
+        logger.exception("wechat: recording a passive reply failed")
+
+
+async def answer_wechat(
+    runtime: ChannelRuntime, gateway: ConversationGateway, message: InboundMessage
+) -> None:
+    """Answer a stored WeChat message whose replica died mid-turn (a notifications
+    worker calls this once the turn's lease has run out): the bot's turn on the message
+    as stored (button resolved, media kept), pushed over the customer-service API.
+
+    Had the replica sent a passive reply and died before recording it, that reply (still
+    in Redis) is recorded instead: the person is not answered twice."""
+    sent = await runtime.turns.passive_reply(message.dedup_key)
+    if sent is not None:
+        parts = wechat_parts(sent.messages)
+        said = [m for m, items in zip(sent.messages, parts, strict=True) if items]
+        await gateway.answered(message, passive_reply=said)
+        return
+    replies: list[OutboundMessage]
+    try:
+        replies = list(await gateway.handle_inbound(message))
+    except Exception:
+        logger.exception("wechat: gateway failed on %s", message.dedup_key)
+        fallback = runtime.settings.fallback_reply_text
+        replies = [OutboundMessage(text=fallback)] if fallback else []
+    await runtime.buttons.remember(message.conversation_id, replies)
+    await gateway.deliver(message.conversation_id, replies)
+    await gateway.answered(message)

@@ -58,6 +58,7 @@ class RecordingGateway:
     opted_out: list[tuple[str, str]] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)
     answered_keys: list[str] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)  # by handle_inbound_durably
     runtime: ChannelRuntime | None = None
 
     async def deliver(self, conversation_id: str, messages: Sequence[OutboundMessage]) -> None:
@@ -84,7 +85,13 @@ class RecordingGateway:
         self.accepted.append(message.dedup_key)
         return True
 
-    async def answered(self, message: InboundMessage) -> None:
+    async def answered(
+        self, message: InboundMessage, *, passive_reply: Sequence[OutboundMessage] = ()
+    ) -> None:
+        for said in passive_reply:
+            await self.record_outbound(
+                message.conversation_id, said, route="wechat_passive", status="sent"
+            )
         self.answered_keys.append(message.dedup_key)
 
     async def handle_inbound(self, message: InboundMessage) -> list[OutboundMessage]:
@@ -93,6 +100,20 @@ class RecordingGateway:
             await asyncio.sleep(self.delay_seconds)
         if self.fail:
             raise RuntimeError("backend down")
+        return self.reply(message)
+
+    async def handle_inbound_durably(self, message: InboundMessage) -> list[OutboundMessage] | None:
+        """As the app: the message is stored (after the delay, like a commit) by one call;
+        another call for the same message finds it stored and answers nothing."""
+        self.inbound.append(message)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if self.fail:
+            raise RuntimeError("backend down")
+        if message.platform_message_id is not None:
+            if message.dedup_key in self.stored:
+                return None
+            self.stored.append(message.dedup_key)
         return self.reply(message)
 
     async def store_media(

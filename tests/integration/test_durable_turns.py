@@ -1,6 +1,6 @@
-"""A web chat message whose app replica stops mid-turn is still answered, once: it is
-kept as an unanswered turn before the visitor hears 202, and a notifications worker
-answers it once the replica's lease on it has run out (as for SMS,
+"""A WeChat or web chat message whose app replica stops mid-turn is still answered, once:
+the transaction that stores it also keeps it as an unanswered turn, and a notifications
+worker answers it once the replica's lease on it has run out (as for SMS,
 test_twilio_durable.py)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from tests.integration.conftest import (
     RunningApp,
     StartApp,
     inbound_turns,
+    new_openid,
     notifications_worker,
     wait_for,
 )
@@ -23,6 +24,105 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(40))
 
 def worker_settings(app: RunningApp) -> Settings:
     return app.settings.model_copy(update={"inbound_retry_seconds": 0.2})
+
+
+def test_a_wechat_message_whose_replica_stops_mid_turn_is_pushed_by_a_worker_once(
+    start_app: StartApp, database_url: str
+) -> None:
+    replica = start_app(database_url=database_url, inbound_lease_seconds=2, reply_budget=0.5)
+    openid = new_openid()
+    conversation_id = f"wechat:{openid}"
+    msg_id = replica.callbacks.next_msg_id()
+    created = int(time.time())
+    replica.rasa.delay = 12  # the bot's turn is still running when the replica goes away
+
+    callback = replica.callbacks.text(openid, "我的理赔进度", msg_id=msg_id, create_time=created)
+    assert replica.wechat_reply(replica.post_wechat(callback)) is None  # "success"
+
+    # Stored, and kept as a turn to answer, in the transaction of the turn itself.
+    [kept] = replica.transcript(conversation_id)
+    assert (kept.direction, kept.text, kept.platform_message_id) == (
+        "inbound",
+        "我的理赔进度",
+        msg_id,
+    )
+    [turn] = inbound_turns(replica, conversation_id)
+    assert turn.answered_at is None and turn.channel == "wechat"
+    wait_for(lambda: replica.rasa.received, what="the replica's bot turn to start")
+    replica.stop()  # its turn is cut off unanswered (as if the process died)
+    assert replica.wechat.messages_to(openid) == []
+
+    replica.rasa.delay = 0
+    with notifications_worker(worker_settings(replica)):
+        pushed = wait_for(
+            lambda: replica.wechat.messages_to(openid), timeout=15, what="the worker's push"
+        )
+        time.sleep(1.0)  # it looks five more times
+    assert pushed == [
+        {"touser": openid, "msgtype": "text", "text": {"content": "你说：我的理赔进度"}}
+    ]
+    assert len(replica.wechat.messages_to(openid)) == 1
+    texts = [(m.direction, m.text) for m in replica.transcript(conversation_id)]
+    assert texts == [("inbound", "我的理赔进度"), ("outbound", "你说：我的理赔进度")]
+    [turn] = inbound_turns(replica, conversation_id)
+    assert turn.answered_at is not None and turn.attempts == 2
+
+    # WeChat delivering the message again, to another replica, changes nothing.
+    asked = len(replica.rasa.received)
+    again = start_app(database_url=database_url, reply_budget=0.5)
+    retry = again.callbacks.text(openid, "我的理赔进度", msg_id=msg_id, create_time=created)
+    assert again.wechat_reply(again.post_wechat(retry)) is None
+    again.stop()  # lets any background work finish: a second push would show now
+    assert len(again.wechat.messages_to(openid)) == 1
+    assert len(again.rasa.received) == asked
+    assert len(again.transcript(conversation_id)) == 2
+
+
+def test_a_wechat_turn_answered_passively_is_not_taken_up_again(
+    start_app: StartApp, database_url: str
+) -> None:
+    app = start_app(database_url=database_url, inbound_lease_seconds=1)
+    openid = new_openid()
+    callback = app.callbacks.text(openid, "你好", msg_id=app.callbacks.next_msg_id())
+
+    with notifications_worker(worker_settings(app)):
+        assert app.wechat_reply(app.post_wechat(callback)) == "你说：你好"
+        app.wait_for_transcript(f"wechat:{openid}", 2)
+        time.sleep(2.5)  # past the lease
+    assert app.wechat.messages_to(openid) == []  # nothing pushed besides the reply
+    assert len(app.rasa.received) == 1
+    texts = [(m.direction, m.text) for m in app.transcript(f"wechat:{openid}")]
+    assert texts == [("inbound", "你好"), ("outbound", "你说：你好")]
+    [turn] = inbound_turns(app, f"wechat:{openid}")
+    assert turn.answered_at is not None and turn.attempts == 1
+
+
+def test_wechat_events_that_need_no_answer_leave_no_turn_behind(
+    start_app: StartApp, database_url: str
+) -> None:
+    app = start_app(database_url=database_url)
+    openid = new_openid()
+    report = app.callbacks.sign(
+        "<xml>"
+        f"<ToUserName><![CDATA[{app.wechat.app_id}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
+        "<MsgID>200163836</MsgID><Status><![CDATA[success]]></Status>"
+        "</xml>",
+        openid=openid,
+    )
+    view = app.callbacks.event(openid, "VIEW", event_key="https://claims.example.com/")
+    leaving = app.callbacks.event(openid, "unsubscribe")
+    after = app.callbacks.text(openid, "还在吗", msg_id=app.callbacks.next_msg_id())
+    for callback in (report, view, leaving, after):
+        assert app.wechat_reply(app.post_wechat(callback)) is None
+    app.stop()
+    # The person's three kept (the template report is the platform's, not theirs).
+    assert len(app.transcript(f"wechat:{openid}")) == 3
+    assert inbound_turns(app, f"wechat:{openid}") == []
+    assert app.rasa.received == []
 
 
 def visitor_cookie(app: RunningApp) -> dict[str, str]:
