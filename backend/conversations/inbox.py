@@ -1,5 +1,6 @@
 """Accepted messages whose app replica died before answering them (an SMS: Twilio had
-its 200 and will not send it again) are answered by a notifications worker.
+its 200 and will not send it again; a web chat message after its 202; a WeChat message
+stored by its turn) are answered by a notifications worker.
 
 Every worker looks every INBOUND_RETRY_SECONDS for accepted turns whose claim has run
 out (INBOUND_LEASE_SECONDS after the replica that took them claimed them), claims them

@@ -74,10 +74,11 @@ class TranscriptMessage(Base):
 
 
 class InboundTurn(Base):
-    """A customer message accepted from a platform that will not send it again (an SMS:
-    Twilio has had its 200), kept until its turn is answered. Written in the transaction
-    that stores the message in the transcript; a replica killed before answering leaves
-    it here, and another one answers it once its claim has run out
+    """A customer message kept until its turn is answered: an SMS (Twilio has had its 200
+    and will not send it again), a web chat message (the browser has had its 202), a
+    WeChat message the bot answers. Written in the transaction that stores the message
+    in the transcript; a replica killed before answering leaves it here, and a
+    notifications worker answers it once its claim has run out
     (backend/conversations/inbox.py)."""
 
     __tablename__ = "inbound_turns"
