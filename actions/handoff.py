@@ -1,5 +1,9 @@
 """Hand the conversation to a person: the backend opens the handoff (the app then
-routes the customer's messages to the agent console instead of the bot)."""
+routes the customer's messages to the agent console instead of the bot).
+
+An opened handoff also puts a marker among the turn's messages (`HANDOFF_MARKER`, a
+custom message the customer never sees): the app looks up what the turn did to the
+handoff only when it is there, instead of on every turn."""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ REASON_BY_INTENT = {
     "complain": "complain",
     "nlu_fallback": "fallback",
 }
+# Rasa's REST answer carries it as {"custom": {HANDOFF_MARKER: status}}; the app's
+# gateway (backend/conversations/gateway.py) takes it out before anything is sent.
+HANDOFF_MARKER = "claims_handoff"
 RESPONSE_BY_REASON = {
     "request_human": "utter_handoff",
     "complain": "utter_handoff_complaint",
@@ -37,6 +44,7 @@ class ActionHandoff(Action):
         except BackendError:
             dispatcher.utter_message(response="utter_handoff_failed")
             return []
+        dispatcher.utter_message(json_message={HANDOFF_MARKER: status})
         if status == "callback":
             # Outside service hours: the app tells the customer when someone will get
             # back to them, and the bot carries on meanwhile. Promising a person "here,

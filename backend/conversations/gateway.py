@@ -8,7 +8,7 @@ Database work runs in a thread so the event loop never blocks on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -47,6 +47,10 @@ MENU_INTENTS = {
     "DOCUMENTS": "/ask_required_documents",
 }
 
+# The bot's handoff action puts this among its messages when it opened a handoff
+# (actions/handoff.py): a custom message for the app, never sent to anyone.
+HANDOFF_MARKER = "claims_handoff"
+
 # Twilio's default opt-in keywords (the whole message, any case). Twilio lifts its own
 # block when an opted-out person sends one, so the conversation may be answered again.
 SMS_OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -82,8 +86,8 @@ class AppGateway:
         self.document_store = services.document_store
         self.apology_text = services.settings.fallback_reply_text
 
-    async def _db(self, work: Callable[[Session], T]) -> T:
-        return await in_transaction(self.state.session_factory, work)
+    async def _db(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        return await in_transaction(self.state.session_factory, work, read_only=read_only)
 
     # ------------------------------------------------------------ inbound
 
@@ -244,10 +248,15 @@ class AppGateway:
             return []
         turn_began = datetime.now(UTC)
         answers = await self.ask_bot(message.conversation_id, text, metadata, unheard=unheard)
-        # The bot's action may have handed the conversation over during the turn: the
-        # customer hears where they stand with the bot's own answer.
+        answers, handed_over = _without_handoff_marker(answers)
+        if not handed_over:
+            return answers
+        # The bot's action handed the conversation over during the turn (it says so
+        # with a marker, so other turns cost no look): the customer hears where they
+        # stand with the bot's own answer.
         followup = await self._db(
-            lambda s: handoffs.handed_over_since(s, message.conversation_id, turn_began)
+            lambda s: handoffs.handed_over_since(s, message.conversation_id, turn_began),
+            read_only=True,
         )
         if followup is not None:
             answers += await self.state.handoffs.follow_up(followup, deliver=False)
@@ -517,3 +526,16 @@ def transcript(session: Session, conversation_id: str) -> list[TranscriptMessage
 def _live(session: Session, conversation_id: str) -> tuple[int, str] | None:
     handoff = handoffs.live_handoff(session, conversation_id)
     return None if handoff is None else (handoff.id, handoff.status)
+
+
+def _without_handoff_marker(
+    answers: list[OutboundMessage],
+) -> tuple[list[OutboundMessage], bool]:
+    """The bot's messages without the handoff marker, and whether it was there."""
+    said = [m for m in answers if not _is_handoff_marker(m)]
+    return said, len(said) != len(answers)
+
+
+def _is_handoff_marker(message: OutboundMessage) -> bool:
+    custom = message.metadata.get("custom")
+    return isinstance(custom, Mapping) and HANDOFF_MARKER in custom

@@ -16,6 +16,7 @@ from aiohttp import web
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import HANDOFF_MARKER
 from tests.bot.fake_backend import BOT_TOKEN, FakeBackend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,8 @@ def render(dispatcher: CollectingDispatcher, slots: dict[str, Any] | None = None
     slots = default_slots() | (slots or {})
     texts: list[str] = []
     for message in dispatcher.messages:
+        if HANDOFF_MARKER in (message.get("custom") or {}):
+            continue  # for the app, never shown (actions/handoff.py)
         name = message.get("response")
         assert name, f"an action sent text that is not in the domain: {message}"
         assert not message.get("text"), f"literal text from an action: {message['text']}"

@@ -2,7 +2,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq
-from actions.handoff import ActionHandoff
+from actions.handoff import HANDOFF_MARKER, ActionHandoff
 from actions.survey import ActionSubmitSurvey, ValidateSurveyForm
 from tests.bot.fake_backend import FakeBackend
 from tests.bot.helpers import (
@@ -98,6 +98,8 @@ async def test_handoff_opens_in_the_backend(
     )
     assert backend.handoffs == [("sms:+8613800000001", reason)]
     assert render(dispatcher) == [said]
+    # The app hears that this turn opened a handoff (and says where the customer stands).
+    assert dispatcher.messages[0]["custom"] == {HANDOFF_MARKER: backend.handoff_status}
 
 
 async def test_outside_service_hours_the_bot_promises_no_person_and_carries_on(
@@ -106,6 +108,7 @@ async def test_outside_service_hours_the_bot_promises_no_person_and_carries_on(
     backend.handoff_status = "callback"  # the app says when someone will call back
     await ActionHandoff().run(dispatcher, make_tracker(text="转人工", intent="request_human"), {})
     assert backend.handoffs and render(dispatcher) == []
+    assert [m["custom"] for m in dispatcher.messages] == [{HANDOFF_MARKER: "callback"}]
 
 
 async def test_handoff_failure_is_said(
@@ -114,6 +117,7 @@ async def test_handoff_failure_is_said(
     backend.broken = {"/conversations": 502}
     await ActionHandoff().run(dispatcher, make_tracker(text="转人工", intent="request_human"), {})
     assert render(dispatcher) == ["转人工暂时没成功，非常抱歉，请稍后再说一次“转人工”。"]
+    assert not any(m.get("custom") for m in dispatcher.messages)
 
 
 FORM = "survey_form"

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from backend.conversations import handoffs
+from backend.conversations.gateway import HANDOFF_MARKER
 from backend.core.settings import Settings
 from backend.models import ChannelIdentity, Conversation, Handoff, TranscriptMessage
 from backend.staff.service import upsert_staff
@@ -422,3 +423,39 @@ def test_agents_see_the_customers_name_and_claims_only_while_their_verification_
     demo.commit()
     detail = client.get(f"/api/v1/handoffs/{handoff_id}", headers=agent1).json()
     assert detail["customer_name"] is None and detail["claims"] == []
+
+
+def test_a_turn_that_hands_over_tells_where_the_customer_stands_and_no_other_turn_looks(
+    client: TestClient,
+    settings: Settings,
+    demo: Session,
+    rasa: FakeRasa,
+    customer: Callable[[], str],
+) -> None:
+    conversation_id = customer()
+    looks: list[str] = []
+
+    sessions = client.app.state.claims.session_factory  # type: ignore[attr-defined]
+
+    @event.listens_for(sessions, "do_orm_execute")
+    def seen(execution: ORMExecuteState) -> None:
+        if execution.is_select and "FROM handoffs" in str(execution.statement):
+            looks.append(str(execution.statement))
+
+    # An ordinary turn: no look for a handoff.
+    assert _writes(client, conversation_id, "你好") == ["（机器人）"]
+    assert looks == []
+
+    def hand_over(_body: Any) -> list[dict[str, Any]]:
+        # As actions/handoff.py does: open the handoff through the API, say so, and mark it.
+        _ask_for_person(client, settings, conversation_id)
+        return [{"text": "好的，这就为您转人工客服。"}, {"custom": {HANDOFF_MARKER: "open"}}]
+
+    rasa.answer = hand_over
+    answers = _writes(client, conversation_id, "转人工")
+    # The marker is nobody's message; the customer hears the bot, then the queue.
+    assert answers == [
+        "好的，这就为您转人工客服。",
+        "正在排队等人工客服，接入后会在这里回复您。不想等了，可以回到智能助手。",
+    ]
+    assert looks, "the turn that handed over looked up the handoff"
