@@ -307,3 +307,15 @@ def test_the_held_out_set_is_large_enough() -> None:
         for block in data["nlu"]
     }
     assert sum(counts.values()) >= 300 and min(counts.values()) >= 15, counts
+
+
+async def test_only_a_question_has_an_faq_answer_chosen(agent: Any) -> None:
+    """bot/nlu/faq_selector.py: the FAQ selector runs on questions only; its choice for
+    a question is the ResponseSelector's."""
+    asked = await agent.parse_message("理赔一般要多久")
+    assert asked["intent"]["name"] == "faq"
+    chosen = asked["response_selector"]["faq"]["response"]["intent_response_key"]
+    assert chosen.startswith("faq/"), chosen
+    told = await agent.parse_message("我要报案")
+    assert told["intent"]["name"] == "report_claim"
+    assert "faq" not in (told.get("response_selector") or {})
