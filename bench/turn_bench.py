@@ -59,6 +59,7 @@ from tests.fakes.fake_twilio import FakeTwilio
 from tests.fakes.fake_wechat import FakeWeChat, WeChatCallbacks
 from tests.scaled.conftest import running_scaled
 
+ROOT = Path(__file__).resolve().parents[1]
 WECHAT_TOKEN = "bench-wechat-token"
 PUSH_WAIT_SECONDS = 60.0
 IDLE_SECONDS = 10.0
@@ -239,6 +240,8 @@ def stack_for(
             spied = {k: v for k, v in groups.items() if k in ("app", "rasa", "actions")}
             yield stack, Meter(read, spied), WECHAT_TOKEN
         return
+    # As make run-scaled does: nginx from Debian's package, installed once if missing.
+    subprocess.run([str(ROOT / "scripts" / "ensure-nginx.sh")], check=True)
     budget = {"WECHAT_REPLY_BUDGET_SECONDS": "4"}
     with FakeTwilio() as twilio, running_scaled(workdir, wechat, twilio, budget) as scaled:
         stack = Stack(workdir, app_port=scaled.ports["public"], rasa_port=scaled.ports["rasa_lb"])

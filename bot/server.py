@@ -10,6 +10,10 @@ found with py-spy under `bench/turn_bench.py`; what Rasa does is unchanged.
    the tracker they send is encoded by ujson (Sanic's) instead of the json module.
 3. An event's class is looked up by its type name in a table, instead of walking every
    subclass of Event for each event of each tracker read from the store.
+4. Saving a tracker to the shared Redis store (several replicas) merges it with the
+   stored one by looking each event up in a set, instead of comparing it with every
+   event already merged (quadratic in the conversation's length; 12% of Rasa's CPU on
+   the scaled topology's WeChat turns). Same events kept, in the same order.
 
 Rasa 3.6 checks every answer of the action server with `jsonschema.validate(answer,
 schema)`, which first checks the (constant) schema against JSON Schema's meta-schema
@@ -32,8 +36,10 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 _SCHEMA = RemoteAction.action_response_format_spec()
@@ -122,11 +128,49 @@ def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[
     return found
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable value equal to another's exactly when the values are equal."""
+    if isinstance(value, dict):
+        return frozenset((key, _frozen(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+_ORIGINAL_MERGE = RedisTrackerStore._merge_trackers
+
+
+def merge_trackers(
+    prior_tracker: DialogueStateTracker, tracker: DialogueStateTracker
+) -> DialogueStateTracker:
+    """RedisTrackerStore._merge_trackers, each event's `as_dict()` looked up in a set of
+    those already merged instead of compared with each of them."""
+    if not prior_tracker.events:
+        return tracker
+    last_event_timestamp = prior_tracker.events[-1].timestamp
+    past_tracker = tracker.travel_back_in_time(target_time=last_event_timestamp)
+    if past_tracker.events == prior_tracker.events:
+        return tracker
+    merged = tracker.init_copy()
+    merged.update_with_events(list(prior_tracker.events), override_timestamp=False, domain=None)
+    try:
+        seen = {_frozen(event.as_dict()) for event in merged.events}
+    except TypeError:  # a value that cannot be hashed: Rasa's own way
+        return _ORIGINAL_MERGE(prior_tracker, tracker)
+    for new_event in tracker.events:
+        key = _frozen(new_event.as_dict())
+        if key not in seen:
+            merged.update(new_event)
+            seen.add(key)
+    return merged
+
+
 def install() -> None:
     """Use the cheaper parts in this process (idempotent)."""
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     EndpointConfig.session = shared_session  # type: ignore[assignment,method-assign]
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment,method-assign]
+    RedisTrackerStore._merge_trackers = staticmethod(merge_trackers)  # type: ignore[assignment,method-assign]
 
 
 def main() -> None:

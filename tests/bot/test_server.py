@@ -14,7 +14,16 @@ import pytest
 import rasa.shared.utils.common
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered, deserialise_events
+from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SlotSet,
+    UserUttered,
+    deserialise_events,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from bot import server
@@ -168,3 +177,40 @@ async def test_an_action_server_error_is_raised_as_in_rasa() -> None:
             await endpoint.request(json={})
         assert caught.value.status == 404
         await server.close_shared_sessions(endpoint)
+
+
+# ------------------------------------------------------------ merging a saved tracker
+
+
+def _events(start: int, count: int) -> list[Event]:
+    kinds = [
+        lambda t: UserUttered(f"第{t}句", {"name": "inform", "confidence": 0.9}, timestamp=t),
+        lambda t: SlotSet("policy_number", f"P{t}", timestamp=t),
+        lambda t: ActionExecuted("action_listen", timestamp=t),
+        lambda t: BotUttered("好的", {"buttons": [{"title": "是"}]}, timestamp=t),
+    ]
+    return [kinds[t % len(kinds)](float(t)) for t in range(start, start + count)]
+
+
+def _tracker(events: list[Event]) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("wechat:o-merge", events)
+
+
+@pytest.mark.parametrize(
+    ("prior", "latest"),
+    [
+        (_events(0, 6), _events(3, 3) + _events(6, 4)),  # the latest session only, then more
+        (_events(0, 6), _events(0, 6) + _events(6, 2)),  # nothing new before: the fast path
+        (_events(0, 4), _events(2, 2) + _events(2, 2) + _events(9, 3)),  # repeats
+        (_events(0, 5), list(reversed(_events(0, 5))) + _events(5, 1)),  # out of order
+        ([], _events(0, 3)),
+    ],
+)
+def test_a_saved_tracker_is_merged_as_rasa_merges_it(
+    prior: list[Event], latest: list[Event]
+) -> None:
+    server.install()
+    expected = server._ORIGINAL_MERGE(_tracker(prior), _tracker(latest))
+    merged = RedisTrackerStore._merge_trackers(_tracker(prior), _tracker(latest))
+    assert [e.as_dict() for e in merged.events] == [e.as_dict() for e in expected.events]
+    assert merged.current_slot_values() == expected.current_slot_values()
