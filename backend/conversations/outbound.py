@@ -152,13 +152,25 @@ class OutboundService:
             sender=sender,
         )
 
-    @classmethod
+    @staticmethod
     def write_passive(
-        cls, session: Session, conversation_id: str, messages: Sequence[OutboundMessage]
+        session: Session, conversation_id: str, messages: Sequence[OutboundMessage]
     ) -> None:
-        """`record_passive` inside the caller's transaction (the one that ends the turn)."""
-        outcomes = [DeliveryOutcome(m, "wechat_passive", "sent") for m in messages]
-        cls._write(session, conversation_id, outcomes, "bot")
+        """`record_passive` inside the caller's transaction (the one that ends the turn).
+        The conversation exists (its message was stored first) and a passive reply never
+        fails, so its row is not read: one statement fewer on every WeChat turn."""
+        channel = conversation_id.split(":", 1)[0]
+        session.add_all(
+            TranscriptMessage(
+                conversation_id=conversation_id,
+                direction="outbound",
+                sender="bot",
+                channel=channel,
+                text=message.text,
+                delivery_status="sent",
+            )
+            for message in messages
+        )
 
     async def record(
         self,
