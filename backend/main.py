@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -33,6 +34,8 @@ from channels.twilio.router import router as twilio_router
 from channels.webchat.router import router as webchat_router
 from channels.wechat.router import router as wechat_router
 
+THREADS = 200
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings or get_settings()
@@ -40,6 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging()
+        # Sync endpoints and dependencies run on anyio's worker threads (40 by default).
+        # On SQLite a request's session may wait for the write lock on one of them while
+        # the session that holds it needs another to commit: with every thread waiting,
+        # nothing moves until the 30 s lock timeout. Threads are cheap; a stall is not.
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         async with open_services(resolved) as services:
             app.state.claims = services
             app.state.channel_runtime = services.channels
