@@ -102,6 +102,18 @@ def role_cpu_seconds(group: int) -> dict[str, float]:
     return totals
 
 
+def machine_speed_ms() -> float:
+    """Milliseconds for a fixed piece of pure Python work, best of three: how fast this
+    (shared, virtual) machine's cores are at the moment. Runs of a bench whose figures
+    differ by much more than this did are not comparable."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(range(5_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"

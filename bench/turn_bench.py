@@ -51,7 +51,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench.harness import SCRIPT, group_cpu_seconds, load_average, pct, role_cpu_seconds
+from bench.harness import (
+    SCRIPT,
+    group_cpu_seconds,
+    load_average,
+    machine_speed_ms,
+    pct,
+    role_cpu_seconds,
+)
 from tests.conftest import scratch_postgres
 from tests.e2e.conftest import WECHAT_TOKEN as SCALED_WECHAT_TOKEN
 from tests.e2e.stack import MODEL, Stack, running_stack
@@ -76,6 +83,7 @@ class Phase:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     load: str = ""
+    speed_ms: float = 0.0  # machine_speed_ms() when the phase began
 
     @property
     def per_second(self) -> float:
@@ -102,7 +110,7 @@ class Phase:
             text += f"; callbacks past 4 s: {late4}, past 5 s: {late5}, pushed {self.pushed}"
         if self.lost:
             text += f"; NO ANSWER: {self.lost}"
-        return text + f"  [load {self.load}]"
+        return text + f"  [load {self.load}; speed {self.speed_ms:.0f} ms]"
 
 
 class Senders:
@@ -173,7 +181,7 @@ class Meter:
 
 
 async def measure(senders: Senders, meter: Meter, path: str, level: int, sequential: int) -> Phase:
-    phase = Phase(path, level, load=load_average())
+    phase = Phase(path, level, load=load_average(), speed_ms=machine_speed_ms())
     before = meter.read()
     started = time.perf_counter()
     if level == 1:
@@ -336,7 +344,7 @@ def main() -> None:
         f"{platform.machine()}, "
         f"{'scaled topology (PostgreSQL)' if args.scaled else f'database {args.database}'}, "
         f"model {args.model}, "
-        f"load average {load_average()}; "
+        f"load average {load_average()}, machine speed {machine_speed_ms():.0f} ms; "
         f"{len(SCRIPT)} messages per conversation"
     )
     with tempfile.TemporaryDirectory() as tmp:
