@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 from pydantic import SecretStr
 
 from backend.core.logging import RedactSecrets, configure_logging
 from backend.core.settings import Settings
 from backend.main import create_app
+from tests.live_app import serving
 
 
 def test_webhook_query_strings_stay_out_of_the_access_log(
@@ -42,32 +40,18 @@ def test_webhook_query_strings_stay_out_of_the_access_log(
         "loggers": {"uvicorn.access": {"handlers": ["file"], "level": "INFO", "propagate": False}},
     }
     app = create_app(settings.model_copy(update={"wechat_token": SecretStr("tok-for-the-log")}))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=config_dict, access_log=True, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started
-        base = f"http://127.0.0.1:{port}"
-        query = {
-            "signature": "5ecre7519a7ure0000000000000000000000000",
-            "timestamp": str(int(time.time())),
-            "nonce": "n0nce4242",
-            "openid": "oSecretOpenId123",
-        }
-        r = httpx.post(f"{base}/channels/wechat", params=query, content=b"<xml/>")
-        assert r.status_code == 403
-        httpx.get(f"{base}/api/v1/claims", params={"status": "paid"})
+        with serving(app, log_config=config_dict, access_log=True) as base:
+            query = {
+                "signature": "5ecre7519a7ure0000000000000000000000000",
+                "timestamp": str(int(time.time())),
+                "nonce": "n0nce4242",
+                "openid": "oSecretOpenId123",
+            }
+            r = httpx.post(f"{base}/channels/wechat", params=query, content=b"<xml/>")
+            assert r.status_code == 403
+            httpx.get(f"{base}/api/v1/claims", params={"status": "paid"})
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         access = logging.getLogger("uvicorn.access")
         for handler in list(access.handlers):
             handler.close()

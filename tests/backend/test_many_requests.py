@@ -7,14 +7,10 @@ a thread to commit: everything stood still for the 30 s lock timeout, then faile
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from backend.core import migrate
 from backend.core.db import make_engine, make_session_factory, transaction
@@ -23,6 +19,7 @@ from backend.demo import load_demo_data
 from backend.main import create_app
 from tests.backend.claims.conftest import bot_headers
 from tests.conftest import TODAY
+from tests.live_app import serving
 
 CALLS = 120
 
@@ -42,39 +39,24 @@ def test_a_burst_of_bot_calls_is_answered_without_a_stall(tmp_path: Path) -> Non
         rasa_url="http://127.0.0.1:9",
     )
     app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started
 
-        async def burst() -> list[httpx.Response]:
-            limits = httpx.Limits(max_connections=CALLS)
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits
-            ) as client:
-                # Each verifies a customer of its own conversation: a write per call.
-                return await asyncio.gather(
-                    *(
-                        client.post(
-                            "/api/v1/identities/verify",
-                            headers=bot_headers(settings, f"web:{uuid.uuid4().hex[:16]}"),
-                            json={"policy_number": "P2025000001", "id_last4": "1234"},
-                        )
-                        for _ in range(CALLS)
+    async def burst(base: str) -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=CALLS)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+            # Each verifies a customer of its own conversation: a write per call.
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/identities/verify",
+                        headers=bot_headers(settings, f"web:{uuid.uuid4().hex[:16]}"),
+                        json={"policy_number": "P2025000001", "id_last4": "1234"},
                     )
+                    for _ in range(CALLS)
                 )
+            )
 
-        responses = asyncio.run(burst())
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(app, log_config=None) as base:
+        responses = asyncio.run(burst(base))
     failed = [(r.status_code, r.text[:120]) for r in responses if r.status_code != 200]
     assert not failed, failed
     assert all(r.json()["verified"] is True for r in responses), responses[0].json()
