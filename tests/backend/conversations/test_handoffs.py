@@ -459,3 +459,10 @@ def test_a_turn_that_hands_over_tells_where_the_customer_stands_and_no_other_tur
         "正在排队等人工客服，接入后会在这里回复您。不想等了，可以回到智能助手。",
     ]
     assert looks, "the turn that handed over looked up the handoff"
+
+
+def test_the_app_and_the_bot_agree_on_the_handoff_marker() -> None:
+    """The marker is written by the bot's action (bot environment) and read here: the
+    two copies of its name must stay the same, or every handoff turn goes unnoticed."""
+    action = (Path(__file__).resolve().parents[3] / "actions" / "handoff.py").read_text()
+    assert f'HANDOFF_MARKER = "{HANDOFF_MARKER}"' in action
